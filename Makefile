@@ -1,0 +1,33 @@
+# Two commands for everyone:  `make lab`  and  `make test`.
+# Each bootstraps .venv on first use and re-installs only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# JupyterLab refuses to start as root unless told it may.
+ALLOW_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
+LAB_ARGS ?=
+
+.PHONY: lab test exercises bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[lab,test]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/00_welcome.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+exercises: $(STAMP)
+	$(BIN)/python -m bpcourse.exercises
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
