@@ -1,0 +1,336 @@
+"""Layers with explicit forward and backward passes (notebooks 04, 10, 12, 13).
+
+Batches are rows: an input X has shape (N, n_in).  For a fully connected layer
+
+    Z = A_prev @ W.T + b                      (forward, W has shape (n_out, n_in))
+    delta = dA * sigma'(Z)                    (BP1 at the output, BP2 inside: the Hadamard product)
+    db = delta.sum(0)                         (BP3)
+    dW = delta.T @ A_prev                     (BP4)
+    dA_prev = delta @ W                       (the W^T half of BP2)
+
+Every ``forward`` caches what its ``backward`` needs; every ``backward(dY)`` *adds*
+into each Parameter's ``.grad`` (call ``zero_grad()`` between steps, as in PyTorch)
+and returns a new array dL/dX — upstream gradients are never modified in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import activations as act
+from .init import as_rng, initialize
+
+__all__ = ["Parameter", "Module", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+           "Identity", "Sequential", "MLP", "make_activation", "ACTIVATION_LAYERS"]
+
+
+class Parameter:
+    """A trainable array ``data`` and its gradient ``grad`` (same shape, starts at zero)."""
+
+    __slots__ = ("data", "grad", "name")
+
+    def __init__(self, data, name=""):
+        self.data = np.array(data, dtype=getattr(data, "dtype", np.float64))
+        self.grad = np.zeros_like(self.data)
+        self.name = name
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter({self.name or '?'}, shape={self.data.shape})"
+
+
+class Module:
+    """Base class: ``forward``, ``backward``, ``parameters``, ``zero_grad``, train/eval mode."""
+
+    training = True
+
+    def __init__(self, name=None):
+        self.name = name or type(self).__name__
+
+    def __call__(self, X):
+        return self.forward(X)
+
+    def forward(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dY):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    # parameters -----------------------------------------------------------------
+    def own_parameters(self):
+        """Parameters held directly by this module (not by its children)."""
+        return []
+
+    def children(self):
+        return []
+
+    def named_parameters(self):
+        """List of (qualified name, Parameter), e.g. ``('0.Linear1(2->16).W', p)``."""
+        out = [(p.name, p) for p in self.own_parameters()]
+        for i, child in enumerate(self.children()):
+            out += [(f"{i}.{child.name}.{n}", p) for n, p in child.named_parameters()]
+        return out
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad.fill(0.0)
+
+    def train(self, mode=True):
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def __repr__(self):
+        return self.name
+
+    # helpers for subclasses --------------------------------------------------------
+    def _check_dY(self, dY, expected_shape):
+        if getattr(self, "_cache", None) is None:
+            raise RuntimeError(f"{self.name}: backward() called before forward()")
+        dY = np.asarray(dY)
+        if dY.shape != expected_shape:
+            raise ValueError(f"{self.name}.backward: expected upstream gradient of shape "
+                             f"{expected_shape} (the shape of its forward output), got {dY.shape}")
+        return dY
+
+
+def _check_finite(X, where):
+    # X.sum() is one cheap pass; only if it is not finite do we look closer
+    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+        bad = int(np.size(X) - np.isfinite(X).sum())
+        raise ValueError(f"{where}: input contains {bad} non-finite value(s) (NaN or inf); "
+                         "if this happened during training, the learning rate is probably too high")
+
+
+class Linear(Module):
+    """Fully connected layer ``Z = X @ W.T + b``: (N, n_in) -> (N, n_out).
+
+    W has shape (n_out, n_in) (as in Nielsen's w^l_jk and PyTorch), b has shape (n_out,).
+    """
+
+    def __init__(self, n_in, n_out, init="xavier", seed=None, dtype=np.float64, name=None, **init_kwargs):
+        for arg, v in (("n_in", n_in), ("n_out", n_out)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"Linear: {arg} must be a positive integer, got {v!r}")
+        super().__init__(name or f"Linear({n_in}->{n_out})")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.W = Parameter(initialize(init, n_in, n_out, as_rng(seed), dtype=dtype, **init_kwargs), "W")
+        self.b = Parameter(np.zeros(n_out, dtype=dtype), "b")
+        self._cache = None
+
+    def own_parameters(self):
+        return [self.W, self.b]
+
+    def forward(self, X):
+        """Z = X Wᵀ + b  — the batched form of z^l = w^l a^{l-1} + b^l."""
+        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=self.W.data.dtype)
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            hint = " (a single example? use X.reshape(1, -1))" if X.ndim == 1 and X.shape[0] == self.n_in else ""
+            raise ValueError(f"{self.name}: expected input of shape (N, {self.n_in}), got {X.shape}{hint}")
+        _check_finite(X, self.name)
+        self._cache = X
+        return X @ self.W.data.T + self.b.data
+
+    def backward(self, delta):
+        """BP3: db = Σ_n delta;  BP4: dW = deltaᵀ A_prev;  returns delta W (feeds BP2 below)."""
+        X = self._cache
+        delta = self._check_dY(delta, (X.shape[0] if X is not None else -1, self.n_out))
+        self.W.grad += delta.T @ X
+        self.b.grad += delta.sum(axis=0)
+        return delta @ self.W.data
+
+    def __repr__(self):
+        return f"Linear({self.n_in}, {self.n_out})"
+
+
+class Activation(Module):
+    """Element-wise nonlinearity A = f(Z); backward is the Hadamard product dA ⊙ f'(Z) (BP1/BP2)."""
+
+    kind = "identity"
+
+    def __init__(self, name=None):
+        super().__init__(name or type(self).__name__)
+        self._cache = None
+
+    def forward(self, Z):
+        Z = np.asarray(Z)
+        A = self._f(Z)
+        self._cache = (Z, A)
+        return A
+
+    def backward(self, dA):
+        Z, A = self._cache if self._cache is not None else (np.empty(0), None)
+        dA = self._check_dY(dA, Z.shape)
+        return dA * self._fprime(Z, A)
+
+    def _f(self, Z):
+        return Z
+
+    def _fprime(self, Z, A):
+        return np.ones_like(Z)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Identity(Activation):
+    kind = "identity"
+
+    def forward(self, Z):
+        Z = np.asarray(Z)
+        self._cache = (Z, Z)
+        return Z
+
+    def backward(self, dA):
+        Z = self._cache[0] if self._cache is not None else np.empty(0)
+        return self._check_dY(dA, Z.shape).copy()
+
+
+class Sigmoid(Activation):
+    kind = "sigmoid"
+
+    def _f(self, Z):
+        return act.sigmoid(Z)
+
+    def _fprime(self, Z, A):
+        return A * (1.0 - A)          # σ' = σ(1 − σ), from the cached output
+
+
+class Tanh(Activation):
+    kind = "tanh"
+
+    def _f(self, Z):
+        return np.tanh(Z)
+
+    def _fprime(self, Z, A):
+        return 1.0 - A * A
+
+
+class ReLU(Activation):
+    """relu'(0) = 0: the mask is Z > 0."""
+
+    kind = "relu"
+
+    def _f(self, Z):
+        return np.maximum(Z, 0.0)
+
+    def _fprime(self, Z, A):
+        return Z > 0                  # a boolean mask; dA * mask is a new float array
+
+
+class LeakyReLU(Activation):
+    kind = "leaky_relu"
+
+    def __init__(self, slope=0.01, name=None):
+        super().__init__(name)
+        self.slope = float(slope)
+
+    def _f(self, Z):
+        return np.where(Z > 0, Z, self.slope * Z)
+
+    def _fprime(self, Z, A):
+        return np.where(Z > 0, 1.0, self.slope)
+
+    def __repr__(self):
+        return f"LeakyReLU(slope={self.slope:g})"
+
+
+ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
+                     "identity": Identity}
+
+
+def make_activation(name):
+    """A fresh activation layer for ``name`` (one of ACTIVATION_LAYERS)."""
+    if isinstance(name, Module):
+        return name
+    try:
+        return ACTIVATION_LAYERS[name]()
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATION_LAYERS)}") from None
+
+
+class Sequential(Module):
+    """Modules applied in order; backward runs them in reverse."""
+
+    def __init__(self, *layers, name=None):
+        super().__init__(name or "Sequential")
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a bpcourse Module")
+        self.layers = list(layers)
+
+    def children(self):
+        return self.layers
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def backward(self, dY):
+        for layer in reversed(self.layers):
+            dY = layer.backward(dY)
+        return dY
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self):
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"{type(self).__name__}(\n{inner}\n)"
+
+
+class MLP(Sequential):
+    """A multilayer perceptron: ``MLP([2, 16, 16, 1])`` is Linear, act, Linear, act, Linear.
+
+    activation: one of ``"sigmoid" "tanh" "relu" "leaky_relu" "identity"``.
+    init: an init name (see ``bpcourse.init.INITS``); default ``None`` picks He for
+          relu/leaky_relu and Xavier otherwise.
+    output_activation: applied after the last Linear (default ``"identity"``: logits).
+    seed: int or np.random.Generator; the same seed gives the same weights.
+    """
+
+    def __init__(self, sizes, activation="tanh", init=None, seed=0, output_activation="identity",
+                 dtype=np.float64, **init_kwargs):
+        sizes = list(sizes) if not isinstance(sizes, (int, float)) else None
+        if (sizes is None or len(sizes) < 2
+                or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes)):
+            raise ValueError(f"MLP: sizes must be a list of at least two positive integers "
+                             f"(inputs, hidden..., outputs), got {sizes!r}")
+        make_activation(activation)          # validate the name before building anything
+        if output_activation is not None:
+            make_activation(output_activation)
+        if init is None:
+            init = "he" if activation in ("relu", "leaky_relu") else "xavier"
+        rng = as_rng(seed)
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            layers.append(Linear(n_in, n_out, init=init, seed=rng, dtype=dtype,
+                                 name=f"Linear{i}({n_in}->{n_out})", **init_kwargs))
+            last = i == len(sizes) - 1
+            if not last:
+                layers.append(make_activation(activation))
+            elif output_activation not in (None, "identity"):
+                layers.append(make_activation(output_activation))
+        super().__init__(*layers, name="MLP")
+        self.sizes, self.activation, self.init = sizes, activation, init
+
+    def linear_layers(self):
+        return [l for l in self.layers if isinstance(l, Linear)]
