@@ -1,0 +1,146 @@
+"""Weight penalties and early stopping (notebook 12).
+
+    L2 (weight decay):  L_total = L + (lam/2) Σ_W ‖W‖²     ∂/∂W = lam·W
+    L1 (sparsity):      L_total = L + lam Σ_W |W|          ∂/∂W = lam·sign(W),  sign(0) = 0
+
+Only *weight matrices* are penalised — the parameters named ``W…`` in the course notation
+(``Linear.W``, ``RNN.W_xh``, ``RNN.W_hh``), never biases or the gamma/beta of a
+normalisation layer.  A weight multiplies its input, so large weights make the function
+steep and sensitive to small input changes: that is what the penalty restrains.  A bias
+only shifts a unit; shrinking it towards zero does not make the function smoother, it just
+moves the unit's threshold and costs fit (Goodfellow, Bengio & Courville, *Deep Learning*,
+§7.1, make the same choice).
+
+Typical use, between ``backward`` and the optimiser step:
+
+    L = loss(net(X), y); net.backward(loss.backward())
+    L += l2_penalty(net, lam=1e-3, add_grad=True)
+    opt.step()
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from .nn import Module, Parameter
+
+__all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "EarlyStopping"]
+
+
+def _modules(model):
+    """The module and all its descendants, depth first."""
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        yield m
+        stack.extend(reversed(list(m.children())))
+
+
+def weight_parameters(model):
+    """The weight matrices of ``model``: own parameters whose name starts with ``W``.
+
+    ``model`` may be a Module, or a list of Parameters (then used as given).
+    """
+    if isinstance(model, Module):
+        return [p for m in _modules(model) for p in m.own_parameters() if p.name.startswith("W")]
+    params = list(model) if isinstance(model, (list, tuple)) else None
+    if params is None or not all(isinstance(p, Parameter) for p in params):
+        raise TypeError(f"expected a bpcourse Module or a list of Parameters, got {type(model).__name__}")
+    return params
+
+
+def _check_lam(lam, fn):
+    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(lam) or lam < 0:
+        raise ValueError(f"{fn}: lam must be a finite number ≥ 0, got {lam!r}")
+    return float(lam)
+
+
+def l2_penalty(model, lam, add_grad=False):
+    """(lam/2) Σ_W ‖W‖² over the weight matrices; with ``add_grad`` also W.grad += lam·W.
+
+    Returns the penalty as a float (add it to the data loss to report the total loss).
+    """
+    lam = _check_lam(lam, "l2_penalty")
+    total = 0.0
+    for W in weight_parameters(model):
+        total += float(np.sum(W.data * W.data))
+        if add_grad:
+            W.grad += lam * W.data
+    return 0.5 * lam * total
+
+
+def l1_penalty(model, lam, add_grad=False):
+    """lam Σ_W |W| over the weight matrices; with ``add_grad`` also W.grad += lam·sign(W).
+
+    |w| has no derivative at 0; we use the subgradient sign(0) = 0, so an exactly-zero
+    weight is left where it is.
+    """
+    lam = _check_lam(lam, "l1_penalty")
+    total = 0.0
+    for W in weight_parameters(model):
+        total += float(np.sum(np.abs(W.data)))
+        if add_grad:
+            W.grad += lam * np.sign(W.data)
+    return lam * total
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved for ``patience`` epochs.
+
+    An epoch *improves* when ``val_loss < best - min_delta``.  Call the object once per
+    epoch with the validation loss; it returns True when training should stop.  A NaN or
+    infinite loss never counts as an improvement.
+
+        stopper = EarlyStopping(patience=5, min_delta=1e-4, model=net)
+        for epoch in range(100):
+            ...train...
+            if stopper(val_loss):
+                break
+        stopper.restore()          # put back the weights of the best epoch (needs model=)
+
+    Attributes: ``best`` (lowest loss seen), ``best_epoch`` (0-based), ``epoch`` (calls so
+    far), ``wait`` (epochs since the last improvement), ``stopped`` (True once it said stop).
+    """
+
+    def __init__(self, patience=5, min_delta=0.0, model=None):
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
+        if not isinstance(min_delta, (int, float, np.integer, np.floating)) or not min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be a number ≥ 0, got {min_delta!r}")
+        if model is not None and not isinstance(model, Module):
+            raise TypeError(f"EarlyStopping: model must be a bpcourse Module, got {type(model).__name__}")
+        self.patience, self.min_delta, self.model = int(patience), float(min_delta), model
+        self.reset()
+
+    def reset(self):
+        self.best, self.best_epoch, self.epoch, self.wait, self.stopped = math.inf, None, 0, 0, False
+        self.best_state = None
+
+    def __call__(self, val_loss):
+        val_loss = float(val_loss)
+        if math.isfinite(val_loss) and val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = val_loss, self.epoch, 0
+            if self.model is not None:
+                self.best_state = [p.data.copy() for p in self.model.parameters()]
+        else:
+            self.wait += 1
+        self.epoch += 1
+        self.stopped = self.stopped or self.wait >= self.patience
+        return self.stopped
+
+    def restore(self):
+        """Copy the parameters saved at the best epoch back into the model."""
+        if self.model is None:
+            raise RuntimeError("EarlyStopping.restore: no model was given (EarlyStopping(..., model=net))")
+        if self.best_state is None:
+            raise RuntimeError("EarlyStopping.restore: no epoch has improved yet, nothing to restore")
+        for p, saved in zip(self.model.parameters(), self.best_state):
+            p.data[...] = saved
+        return self.model
+
+    def __repr__(self):
+        return (f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta:g}, "
+                f"best={self.best:.4g} at epoch {self.best_epoch})")
