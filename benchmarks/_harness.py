@@ -1,0 +1,180 @@
+"""Shared helpers for the benchmarks: thread pinning, timing, machine description.
+
+Nothing here imports numpy at module level: ``pin_threads`` must run before numpy
+is first imported, because OpenBLAS/MKL/OpenMP read their thread count when they load.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+
+
+def pin_threads(n: int) -> None:
+    """Make numpy's BLAS (and torch's OpenMP pool) use ``n`` threads.
+
+    Sets the thread environment variables; if numpy was already imported (so its
+    BLAS has already read them), re-executes this script with the new environment.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads must be a positive integer, got {n!r}")
+    want = str(n)
+    if all(os.environ.get(k) == want for k in THREAD_VARS):
+        return
+    for k in THREAD_VARS:
+        os.environ[k] = want
+    if "numpy" in sys.modules:                      # too late to take effect in this process
+        if os.environ.get("BPCOURSE_BENCH_REEXEC") == "1":
+            raise RuntimeError("pin_threads: numpy was imported before the thread count could be set")
+        os.environ["BPCOURSE_BENCH_REEXEC"] = "1"
+        sys.stdout.flush()
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+
+
+def blas_threads() -> str:
+    """The thread count numpy's BLAS reports (via threadpoolctl if installed), else the env value."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"{os.environ.get('OPENBLAS_NUM_THREADS', '?')} (env)"
+    counts = {f"{i['internal_api']}": i["num_threads"] for i in threadpool_info()}
+    return ", ".join(f"{k}={v}" for k, v in counts.items()) or "?"
+
+
+# ---------------------------------------------------------------------- timing
+
+def _time_calls(fn, number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - t0
+
+
+def calibrate(fn, min_time: float) -> int:
+    """Smallest number of calls in 1, 2, 5, 10, 20, ... that takes at least ``min_time`` s (as timeit.autorange)."""
+    number = 1
+    while True:
+        for factor in (1, 2, 5):
+            n = number * factor
+            if _time_calls(fn, n) >= min_time:
+                return n
+        number *= 10
+
+
+def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: float = 0.2) -> dict:
+    """Time each zero-argument callable; returns {name: stats dict} in seconds per call.
+
+    Warm-up: each callable runs for about ``warmup`` seconds first.  Then ``repeat``
+    rounds; in each round every contender runs its calibrated number of calls (one
+    sample = mean time per call in that round).  The order of contenders rotates from
+    round to round, so slow drifts of a shared machine hit all of them alike.
+    Garbage collection stays on (as in real training); a full collection runs
+    before each sample so that one contender's garbage is not charged to the next.
+    """
+    names = list(contenders)
+    for name in names:
+        t_end = time.perf_counter() + warmup
+        calls = 0
+        while calls < 2 or time.perf_counter() < t_end:
+            contenders[name]()
+            calls += 1
+    numbers = {name: calibrate(contenders[name], min_time) for name in names}
+    samples = {name: [] for name in names}
+    for r in range(repeat):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            gc.collect()
+            samples[name].append(_time_calls(contenders[name], numbers[name]) / numbers[name])
+    return {name: summarize(samples[name], numbers[name]) for name in names}
+
+
+def summarize(samples, number) -> dict:
+    """Median, quartiles and IQR of per-call times (seconds)."""
+    s = sorted(samples)
+    if len(s) >= 2:
+        q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
+    else:
+        q1 = q3 = s[0]
+    return {"median": statistics.median(s), "q1": q1, "q3": q3, "iqr": q3 - q1, "min": s[0],
+            "repeat": len(s), "number": number, "samples": s}
+
+
+def fmt_time(seconds: float) -> str:
+    """1.23 ms, 45.6 µs, 2.01 s."""
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def fmt_stat(st: dict) -> str:
+    """'1.23 ms ± 0.05' style: median and IQR in the median's unit."""
+    med, iqr = st["median"], st["iqr"]
+    unit, scale = (("s", 1) if med >= 1 else ("ms", 1e3) if med >= 1e-3 else ("µs", 1e6))
+    return f"{med * scale:.3g} {unit} (IQR {iqr * scale:.2g})"
+
+
+# ---------------------------------------------------------------------- machine
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def numpy_blas() -> str:
+    import numpy as np
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:                                      # older numpy: no mode="dicts"
+        return "unknown"
+
+
+def machine_info(threads: int) -> dict:
+    import numpy as np
+    info = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "numpy_blas": numpy_blas(), "threads": threads,
+            "blas_threads": blas_threads(), "platform": platform.platform()}
+    try:
+        info["cores_usable"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        info["cores_usable"] = os.cpu_count()
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        info["torch"] = "not installed"
+    try:
+        from importlib.metadata import version
+        info["micrograd"] = version("micrograd")
+    except Exception:
+        info["micrograd"] = "not installed"
+    return info
+
+
+def command_line() -> str:
+    return " ".join([os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable]
+                    + sys.argv)
+
+
+def write_json(path, payload) -> None:
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=1)
