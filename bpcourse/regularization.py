@@ -3,13 +3,13 @@
     L2 (weight decay):  L_total = L + (lam/2) Σ_W ‖W‖²     ∂/∂W = lam·W
     L1 (sparsity):      L_total = L + lam Σ_W |W|          ∂/∂W = lam·sign(W),  sign(0) = 0
 
-Only *weight matrices* are penalised — the parameters named ``W…`` in the course notation
-(``Linear.W``, ``RNN.W_xh``, ``RNN.W_hh``), never biases or the gamma/beta of a
-normalisation layer.  A weight multiplies its input, so large weights make the function
-steep and sensitive to small input changes: that is what the penalty restrains.  A bias
-only shifts a unit; shrinking it towards zero does not make the function smoother, it just
-moves the unit's threshold and costs fit (Goodfellow, Bengio & Courville, *Deep Learning*,
-§7.1, make the same choice).
+Only *weight matrices* are penalised — the parameters with two or more dimensions
+(``Linear.W``, ``RNN.W_xh``, ``RNN.W_hh``; the same rule as ``bpcourse.train.fit``), never
+biases or the gamma/beta of a normalisation layer.  A weight multiplies its input, so large
+weights make the function steep and sensitive to small input changes: that is what the
+penalty restrains.  A bias only shifts a unit; shrinking it towards zero does not make the
+function smoother, it just moves the unit's threshold and costs fit (Goodfellow, Bengio &
+Courville, *Deep Learning*, §7.1, make the same choice).
 
 Typical use, between ``backward`` and the optimiser step:
 
@@ -19,7 +19,6 @@ Typical use, between ``backward`` and the optimiser step:
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -29,22 +28,13 @@ from .nn import Module, Parameter
 __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "EarlyStopping"]
 
 
-def _modules(model):
-    """The module and all its descendants, depth first."""
-    stack = [model]
-    while stack:
-        m = stack.pop()
-        yield m
-        stack.extend(reversed(list(m.children())))
-
-
 def weight_parameters(model):
-    """The weight matrices of ``model``: own parameters whose name starts with ``W``.
+    """The weight matrices of ``model``: its parameters with two or more dimensions.
 
     ``model`` may be a Module, or a list of Parameters (then used as given).
     """
     if isinstance(model, Module):
-        return [p for m in _modules(model) for p in m.own_parameters() if p.name.startswith("W")]
+        return [p for p in model.parameters() if p.data.ndim >= 2]
     params = list(model) if isinstance(model, (list, tuple)) else None
     if params is None or not all(isinstance(p, Parameter) for p in params):
         raise TypeError(f"expected a bpcourse Module or a list of Parameters, got {type(model).__name__}")
@@ -119,7 +109,20 @@ class EarlyStopping:
         self.best, self.best_epoch, self.epoch, self.wait, self.stopped = math.inf, None, 0, 0, False
         self.best_state = None
 
-    def __call__(self, val_loss):
+    def __call__(self, *args):
+        """``stopper(val_loss)`` or, as a fit callback, ``stopper(epoch, history, model)``."""
+        if len(args) == 3:
+            _, history, model = args
+            if not getattr(history, "val_loss", None):
+                raise ValueError("EarlyStopping: history has no validation loss; pass X_val, y_val to fit")
+            val_loss = history.val_loss[-1]
+            if self.model is None and isinstance(model, Module):
+                self.model = model
+        elif len(args) == 1:
+            val_loss = args[0]
+        else:
+            raise TypeError(f"EarlyStopping: call it with a validation loss, or as a fit callback "
+                            f"(epoch, history, model); got {len(args)} arguments")
         val_loss = float(val_loss)
         if math.isfinite(val_loss) and val_loss < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = val_loss, self.epoch, 0
