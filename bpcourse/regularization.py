@@ -91,8 +91,9 @@ class EarlyStopping:
                 break
         stopper.restore()          # put back the weights of the best epoch (needs model=)
 
-    Attributes: ``best`` (lowest loss seen), ``best_epoch`` (0-based), ``epoch`` (calls so
-    far), ``wait`` (epochs since the last improvement), ``stopped`` (True once it said stop).
+    Epochs are numbered from 1, as in ``History`` (as a callback it uses fit's numbers).
+    Attributes: ``best`` (lowest loss seen), ``best_epoch``, ``epoch`` (the last one seen),
+    ``wait`` (epochs since the last improvement), ``stopped`` (True once it said stop).
     """
 
     def __init__(self, patience=5, min_delta=0.0, model=None):
@@ -112,25 +113,25 @@ class EarlyStopping:
     def __call__(self, *args):
         """``stopper(val_loss)`` or, as a fit callback, ``stopper(epoch, history, model)``."""
         if len(args) == 3:
-            _, history, model = args
+            epoch, history, model = args
             if not getattr(history, "val_loss", None):
                 raise ValueError("EarlyStopping: history has no validation loss; pass X_val, y_val to fit")
             val_loss = history.val_loss[-1]
             if self.model is None and isinstance(model, Module):
                 self.model = model
         elif len(args) == 1:
-            val_loss = args[0]
+            epoch, val_loss = self.epoch + 1, args[0]
         else:
             raise TypeError(f"EarlyStopping: call it with a validation loss, or as a fit callback "
                             f"(epoch, history, model); got {len(args)} arguments")
         val_loss = float(val_loss)
         if math.isfinite(val_loss) and val_loss < self.best - self.min_delta:
-            self.best, self.best_epoch, self.wait = val_loss, self.epoch, 0
+            self.best, self.best_epoch, self.wait = val_loss, epoch, 0
             if self.model is not None:
                 self.best_state = [p.data.copy() for p in self.model.parameters()]
         else:
             self.wait += 1
-        self.epoch += 1
+        self.epoch = epoch
         self.stopped = self.stopped or self.wait >= self.patience
         return self.stopped
 
