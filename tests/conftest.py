@@ -1,0 +1,55 @@
+"""Shared pytest configuration for the package tests.
+
+* A hypothesis profile that makes property-based tests reproducible: ``derandomize=True`` draws
+  the same examples on every run, ``database=None`` writes nothing to disk, ``deadline=None``
+  because the first call of a test may be slow on a busy machine.  Select another profile with
+  ``HYPOTHESIS_PROFILE=thorough`` (more examples, still derandomized).
+* ``rng``: a seeded numpy Generator per test.
+* ``record_error``: tests that compare against a reference record their measured relative
+  errors; the worst value per name is printed in the terminal summary.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "bpcourse",
+    deadline=None,
+    max_examples=25,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", parent=settings.get_profile("bpcourse"), max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bpcourse"))
+
+
+@pytest.fixture
+def rng():
+    """A fresh, seeded Generator: every test sees the same numbers on every run."""
+    return np.random.default_rng(20240611)
+
+
+_WORST: dict[str, float] = {}
+
+
+@pytest.fixture
+def record_error():
+    """``record_error(name, value)`` keeps the worst relative error per name for the summary."""
+    def record(name: str, value: float) -> float:
+        _WORST[name] = max(_WORST.get(name, 0.0), float(value))
+        return value
+    return record
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _WORST:
+        return
+    terminalreporter.section("worst measured relative errors")
+    for name in sorted(_WORST):
+        terminalreporter.write_line(f"{name:<45s} {_WORST[name]:.3e}")
