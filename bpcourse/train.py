@@ -202,6 +202,9 @@ def _as_data(X, y, who, xname="X", yname="y"):
         raise ValueError(f"{who}: {xname} is empty")
     if X.dtype.kind != "f":
         X = X.astype(np.float64)
+    if not np.isfinite(X.sum()) and not np.isfinite(X).all():
+        bad = int(X.size - np.isfinite(X).sum())
+        raise ValueError(f"{who}: {xname} contains {bad} NaN or inf value(s); clean the data first")
     return X, y
 
 
@@ -301,10 +304,8 @@ def _is_nonfinite_error(err):
 
 
 def _make_progress(progress, total):
-    if progress is False or progress is None:
+    if not progress:
         return None
-    if progress not in ("auto", True):
-        raise ValueError(f"fit: progress must be 'auto', True or False, got {progress!r}")
     from tqdm.auto import tqdm
     return tqdm(total=total, unit="step", desc="fit", leave=True)
 
@@ -368,6 +369,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
         if not callable(cb):
             raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a function "
                             "cb(epoch, history, model)")
+    if progress not in ("auto", True, False, None):
+        raise ValueError(f"fit: progress must be 'auto', True or False, got {progress!r}")
     reg = _as_regularization(regularization)
     acc_fn = accuracy_fn(loss_fn, metric)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
