@@ -4,13 +4,14 @@
   the same examples on every run, ``database=None`` writes nothing to disk, ``deadline=None``
   because the first call of a test may be slow on a busy machine.  Select another profile with
   ``HYPOTHESIS_PROFILE=thorough`` (more examples, still derandomized).
-* ``rng``: a seeded numpy Generator per test.
+* ``rng``: a seeded numpy Generator per test; ``strict_numpy``: floating-point warnings raise.
 * ``record_error``: tests that compare against a reference record their measured relative
   errors; the worst value per name is printed in the terminal summary.
 """
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -33,6 +34,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "bpcourse"))
 def rng():
     """A fresh, seeded Generator: every test sees the same numbers on every run."""
     return np.random.default_rng(20240611)
+
+
+@pytest.fixture
+def strict_numpy():
+    """Every numpy floating-point warning (overflow, divide, invalid) and every Python warning
+    becomes an error.  Underflow to 0 (e.g. exp(−1e4)) is the correct answer and numpy ignores
+    it by default, so it stays ignored."""
+    with warnings.catch_warnings(), np.errstate(all="raise", under="ignore"):
+        warnings.simplefilter("error")
+        yield
 
 
 _WORST: dict[str, float] = {}
