@@ -50,10 +50,12 @@ def blas_threads() -> str:
 
 # ---------------------------------------------------------------------- timing
 
-def _time_calls(fn, number: int) -> float:
+def _time_calls(fn, number: int, charge_gc: bool = False) -> float:
     t0 = time.perf_counter()
     for _ in range(number):
         fn()
+    if charge_gc:
+        gc.collect()
     return time.perf_counter() - t0
 
 
@@ -68,7 +70,8 @@ def calibrate(fn, min_time: float) -> int:
         number *= 10
 
 
-def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: float = 0.2) -> dict:
+def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: float = 0.2,
+            charge_gc: bool = False) -> dict:
     """Time each zero-argument callable; returns {name: stats dict} in seconds per call.
 
     Warm-up: each callable runs for about ``warmup`` seconds first.  Then ``repeat``
@@ -77,8 +80,21 @@ def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: f
     round to round, so slow drifts of a shared machine hit all of them alike.
     Garbage collection stays on (as in real training); a full collection runs
     before each sample so that one contender's garbage is not charged to the next.
+    ``charge_gc=True`` also ends each timed sample with a full collection, so a
+    contender that leaves reference cycles behind pays for collecting them.
+    Each result has ``gc_fraction``: the share of its timed seconds spent in the
+    garbage collector (measured with ``gc.callbacks``).
     """
     names = list(contenders)
+    gc_time = {name: 0.0 for name in names}
+    current = {"name": None, "t0": 0.0}
+
+    def on_gc(phase, info):                     # time spent in collections, charged to who is running
+        if phase == "start":
+            current["t0"] = time.perf_counter()
+        elif current["name"] is not None:
+            gc_time[current["name"]] += time.perf_counter() - current["t0"]
+
     for name in names:
         t_end = time.perf_counter() + warmup
         calls = 0
@@ -87,12 +103,22 @@ def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: f
             calls += 1
     numbers = {name: calibrate(contenders[name], min_time) for name in names}
     samples = {name: [] for name in names}
-    for r in range(repeat):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
-            gc.collect()
-            samples[name].append(_time_calls(contenders[name], numbers[name]) / numbers[name])
-    return {name: summarize(samples[name], numbers[name]) for name in names}
+    gc.callbacks.append(on_gc)
+    try:
+        for r in range(repeat):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for name in order:
+                gc.collect()
+                current["name"] = name
+                samples[name].append(_time_calls(contenders[name], numbers[name], charge_gc) / numbers[name])
+                current["name"] = None
+    finally:
+        gc.callbacks.remove(on_gc)
+    out = {}
+    for name in names:
+        out[name] = summarize(samples[name], numbers[name])
+        out[name]["gc_fraction"] = gc_time[name] / (sum(samples[name]) * numbers[name])
+    return out
 
 
 def summarize(samples, number) -> dict:
@@ -150,20 +176,21 @@ def machine_info(threads: int) -> dict:
             "numpy": np.__version__, "numpy_blas": numpy_blas(), "threads": threads,
             "blas_threads": blas_threads(), "platform": platform.platform()}
     try:
+        info["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    try:
         info["cores_usable"] = len(os.sched_getaffinity(0))
     except AttributeError:
         info["cores_usable"] = os.cpu_count()
-    try:
-        import torch
-        info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
-    except ImportError:
-        info["torch"] = "not installed"
-    try:
-        from importlib.metadata import version
-        info["micrograd"] = version("micrograd")
-    except Exception:
-        info["micrograd"] = "not installed"
+    from importlib.metadata import PackageNotFoundError, version
+    for pkg in ("torch", "micrograd"):          # versions without importing (torch's import is heavy)
+        try:
+            info[pkg] = version(pkg)
+        except PackageNotFoundError:
+            info[pkg] = "not installed"
+    if "torch" in sys.modules:
+        info["torch_threads"] = sys.modules["torch"].get_num_threads()
     return info
 
 

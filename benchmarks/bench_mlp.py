@@ -265,11 +265,17 @@ def verdict(batch, stats, n_flops):
     return out
 
 
-def table(results):
-    """Markdown table of one run."""
-    head = ("| net | batch | bpcourse | torch | bp / torch | loop | loop / bp | "
-            "bp GFLOP/s | A@B GFLOP/s | bp / A@B | target | met |")
-    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+TABLE_HEAD = ("| net | batch | bpcourse | torch | bp / torch | loop | loop / bp | "
+              "bp GFLOP/s | A@B GFLOP/s | bp / A@B | target | met |")
+
+
+def table(results, run=None, head=True):
+    """Markdown table of one run (with a leading "run" column if ``run`` is given)."""
+    pre = "" if run is None else f"| {run} "
+    rows = []
+    if head:
+        h = TABLE_HEAD if run is None else "| run " + TABLE_HEAD
+        rows = [h, "|" + "---|" * (h.count("|") - 1)]
     for r in results:
         s = r["stats"]
         tor = H.fmt_stat(s["torch"]) if s["torch"] else "not installed"
@@ -277,7 +283,7 @@ def table(results):
         ratio = f"{r['torch_ratio']:.2f}" if r["torch_ratio"] is not None else "–"
         speed = f"{r['loop_speedup']:.0f}x" if r["loop_speedup"] is not None else "–"
         met = {True: "yes", False: "**no**", None: "n/a"}[r["met"]]
-        rows.append(f"| {r['sizes']} | {r['batch']} | {H.fmt_stat(s['bpcourse'])} | {tor} | {ratio} | {loop} | "
+        rows.append(f"{pre}| {r['sizes']} | {r['batch']} | {H.fmt_stat(s['bpcourse'])} | {tor} | {ratio} | {loop} | "
                     f"{speed} | {r['gflops_bpcourse']:.1f} | {r['gflops_matmul']:.1f} | "
                     f"{100 * r['matmul_fraction']:.0f} % | {r['target']} | {met} |")
     return "\n".join(rows)
