@@ -1,0 +1,11 @@
+"""Live widgets for the course: the playground and the explorers (see COURSE_DESIGN §7).
+
+Every widget is a plain Python object with ``.controls`` (name -> ipywidgets control),
+``.figure`` (a matplotlib Figure updated in place), ``.view`` (the ipywidgets container),
+``.update()`` and ``.state()`` (the numbers currently plotted).  Leave one as the last expression
+of a cell to show it; without a widget frontend the output still carries a PNG of its state.
+"""
+from ._base import Widget
+from .playground import PRESETS, Playground
+
+__all__ = ["Widget", "Playground", "PRESETS"]

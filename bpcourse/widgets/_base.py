@@ -1,0 +1,266 @@
+"""What every widget shares: controls, a figure drawn once and updated in place, a PNG view.
+
+A widget is a plain Python object.  Its matplotlib ``figure`` (Agg, no pyplot, no ipympl) is
+built once; every update changes the data of the existing artists (``set_data``,
+``set_height``, ``set_array``...) and renders the figure to PNG bytes, which go into an
+``ipywidgets.Image``.  Rendering blits: the static part (axes, ticks, labels) is drawn once and
+kept as a background; each update restores it and draws only the *animated* artists on top.
+The background is redrawn only when something static changed (axis limits, scales, titles).  That is flicker-free, works in any frontend, and lets a test read both the
+artists' data and the PNG.  Shown as the last expression of a cell, a widget emits the live view
+*and* a static ``image/png`` of its current state, so nbval, nbviewer and GitHub show a figure.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import time
+from contextlib import contextmanager
+
+import ipywidgets as W
+import numpy as np
+import PIL.Image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+__all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "check_choice",
+           "check_range", "check_int", "OKABE_ITO"]
+
+# Okabe & Ito's colour-blind-safe palette
+OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
+             "grey": "#999999"}
+
+_DESC = {"description_width": "initial"}
+_WIDE = W.Layout(width="300px")
+
+
+# --------------------------------------------------------------------------------------------
+# argument checks: bad input gets a clear error naming the argument and what was expected
+# --------------------------------------------------------------------------------------------
+
+def check_choice(owner, what, value, choices):
+    if value not in choices:
+        raise ValueError(f"{owner}: unknown {what} {value!r}; valid: {', '.join(map(str, choices))}")
+    return value
+
+
+def check_range(owner, what, value, low, high):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}: {what} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and low <= v <= high):
+        raise ValueError(f"{owner}: {what} must lie in [{low:g}, {high:g}], got {value!r}")
+    return v
+
+
+def check_int(owner, what, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{owner}: {what} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------------
+# control factories (consistent look; continuous_update=False keeps a drag from queueing work)
+# --------------------------------------------------------------------------------------------
+
+def log_slider(description, value, low, high, fmt=".1e"):
+    """A FloatLogSlider over [low, high] (powers of ten), keyboard-steppable in tenths of a decade."""
+    return W.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.1,
+                            description=description, readout_format=fmt, continuous_update=False,
+                            style=_DESC, layout=_WIDE)
+
+
+def int_slider(description, value, low, high, step=1):
+    return W.IntSlider(value=value, min=low, max=high, step=step, description=description,
+                       continuous_update=False, style=_DESC, layout=_WIDE)
+
+
+def float_slider(description, value, low, high, step, fmt=".2f"):
+    return W.FloatSlider(value=value, min=low, max=high, step=step, description=description,
+                         readout_format=fmt, continuous_update=False, style=_DESC, layout=_WIDE)
+
+
+def dropdown(description, value, options):
+    return W.Dropdown(value=value, options=options, description=description, style=_DESC, layout=_WIDE)
+
+
+# --------------------------------------------------------------------------------------------
+# the base class
+# --------------------------------------------------------------------------------------------
+
+class Widget:
+    """Base class of the playground and the explorers.
+
+    Subclasses create ``self.controls`` (name -> ipywidgets control), draw the figure's artists
+    once in ``_build_figure``, and implement ``_compute`` (model/state from the controls) and
+    ``_draw`` (push that state into the existing artists).  ``update()`` = compute + draw + PNG.
+    """
+
+    figsize = (6.4, 3.4)
+    dpi = 80
+
+    def __init__(self):
+        self.controls = {}
+        self.figure = Figure(figsize=self.figsize, dpi=self.dpi)
+        FigureCanvasAgg(self.figure)
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.image.add_class("bp-figure")
+        self.status = W.HTML(value="")
+        self.png = b""            # the last rendered PNG (also self.image.value)
+        self.renders = 0          # how many times the figure was rendered
+        self.last_error = None    # the last exception raised by a control change (None: all fine)
+        self.timings = {}         # seconds spent in the last compute / draw / render
+        self.full_redraws = 0     # how many renders had to redraw the static background
+        self.animated = []        # artists redrawn at every render (the rest is background)
+        self._background = None
+        self._background_key = None
+        self._hold = 0
+
+    # ---- subclass hooks -------------------------------------------------------------------
+    def _build_figure(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _compute(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _draw(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def state(self):  # pragma: no cover - abstract
+        """The numbers currently plotted, as a dict (read from the figure's artists)."""
+        raise NotImplementedError
+
+    def _layout(self):
+        """The ipywidgets container; default: controls in a column left of the figure."""
+        return W.HBox([W.VBox(list(self.controls.values())), W.VBox([self.image, self.status])])
+
+    def _on_change(self, name, change):
+        """A control changed; default: recompute everything."""
+        self.update()
+
+    # ---- wiring ---------------------------------------------------------------------------
+    def _finish(self):
+        """Call at the end of a subclass ``__init__``: build figure and view, wire, first draw."""
+        self._build_figure()
+        self.view = self._layout()
+        self.view.add_class("bp-widget")
+        for name, control in self.controls.items():
+            if hasattr(control, "value"):
+                control.observe(self._make_handler(name), names="value")
+        self.update()
+
+    def _make_handler(self, name):
+        def handler(change):
+            if self._hold:
+                return
+            try:
+                self._on_change(name, change)
+                self.last_error = None
+            except Exception as exc:   # a bad value must never leave a broken view
+                self.last_error = exc
+                self._show_error(f"{name} = {change['new']!r}: {type(exc).__name__}: {exc}")
+        return handler
+
+    @contextmanager
+    def hold(self):
+        """Change several controls at once with a single update at the end."""
+        self._hold += 1
+        try:
+            yield self
+        finally:
+            self._hold -= 1
+        if not self._hold:
+            self.update()
+
+    def _set(self, name, value):
+        """Set a control's value without triggering its handler."""
+        self._hold += 1
+        try:
+            self.controls[name].value = value
+        finally:
+            self._hold -= 1
+
+    # ---- update cycle ---------------------------------------------------------------------
+    def update(self):
+        """Recompute from the controls, push the numbers into the artists, re-render the PNG."""
+        t0 = time.perf_counter()
+        self._compute()
+        t1 = time.perf_counter()
+        self._draw()
+        t2 = time.perf_counter()
+        self.render()
+        self.timings.update(compute=t1 - t0, draw=t2 - t1)
+        return self
+
+    def _animate(self, *artists):
+        """Register artists that change at every update (drawn over the cached background)."""
+        for artist in artists:
+            artist.set_animated(True)
+            self.animated.append(artist)
+        return artists[0] if len(artists) == 1 else artists
+
+    def _static_key(self):
+        """What the background depends on; when it changes the background is redrawn."""
+        key = []
+        for ax in self.figure.axes:
+            key.append((ax.get_visible(), ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(),
+                        ax.get_title(), ax.get_xlabel(), ax.get_ylabel()))
+        return tuple(key) + tuple(self._extra_static_key())
+
+    def _extra_static_key(self):
+        """Anything else static that a subclass changes (e.g. hand-set tick labels)."""
+        return ()
+
+    def render(self, full=False):
+        """Render the figure to PNG and push it into the Image control; returns the PNG bytes."""
+        t0 = time.perf_counter()
+        canvas = self.figure.canvas
+        key = self._static_key()
+        if full or self._background is None or key != self._background_key:
+            canvas.draw()                         # everything but the animated artists
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._background_key = key
+            self.full_redraws += 1
+        else:
+            canvas.restore_region(self._background)
+        for artist in self.animated:
+            if artist.get_visible():
+                (artist.axes or self.figure).draw_artist(artist)
+        w, h = canvas.get_width_height()
+        buf = io.BytesIO()
+        # compress_level 1: several times faster than PIL's default, files a few % larger
+        PIL.Image.frombuffer("RGBA", (w, h), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+            buf, format="png", compress_level=1)
+        self.png = buf.getvalue()
+        self.image.value = self.png
+        self.renders += 1
+        self.timings["render"] = time.perf_counter() - t0
+        return self.png
+
+    def _show_error(self, text):
+        self.status.value = f'<span style="color:#D55E00"><b>{html.escape(text)}</b></span>'
+
+    # ---- display --------------------------------------------------------------------------
+    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+        """The live view for a frontend with widgets, plus a static PNG and text for the others."""
+        data = dict(self.view._repr_mimebundle_(**kwargs) or {})
+        if not self.png:
+            self.render()
+        data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        data["text/plain"] = self._text()
+        return data
+
+    def _text(self):
+        return f"<{type(self).__name__}: {len(self.controls)} controls; run in Jupyter for the live view>"
+
+    def __repr__(self):
+        return self._text()
+
+    def show(self):
+        """Display the widget (same as leaving it as the last expression of a cell)."""
+        from IPython.display import display
+        display(self)
+        return self

@@ -1,0 +1,634 @@
+"""The playground: train a small MLP on a 2-D toy dataset and watch backprop at work (notebook 06).
+
+In the spirit of TensorFlow Playground, plus what a backprop course needs: per-layer
+gradient-norm bars on a log scale, activation saturation, several losses, initialisers and
+optimisers, and depth up to 10 hidden layers (enough to watch gradients vanish).
+
+    pg = bp.widgets.Playground(dataset="xor", hidden=(4,), lr=0.1)
+    pg                      # the live view (play / step / reset)
+    pg.step(500)            # or drive it from Python ...
+    pg.controls["lr"].value = 0.3      # ... changing only the learning rate never resets training
+    pg.state()["grad_norms"]           # the numbers in the bars
+"""
+from __future__ import annotations
+
+import html
+import time
+
+import ipywidgets as W
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator, NullFormatter
+
+from .. import activations, data, losses, nn, optim
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
+                    int_slider, log_slider)
+
+__all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
+
+DATASETS = ("circles", "xor", "moons", "spirals", "gaussians")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "identity")
+INITS = ("xavier", "xavier_normal", "he", "he_uniform", "lecun", "normal", "constant")
+LOSSES = ("bce", "cross_entropy", "mse")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+REGULARIZATIONS = ("none", "l1", "l2")
+REG_RATES = (0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+MAX_LAYERS, MAX_WIDTH = 10, 64
+LR_RANGE = (1e-5, 10.0)
+N_POINTS = 300            # points per dataset (train + test)
+GRID = 40                 # decision map resolution (GRID x GRID forward passes per tick)
+MAX_CURVE_POINTS = 1500   # loss curves are thinned to this many points before drawing
+BLOW_UP = 1e6             # a loss this many times its value at step 0 counts as divergence
+
+PRESETS = {
+    "xor": dict(dataset="xor", hidden=(4,), activation="tanh", lr=0.1,
+                description="XOR needs a hidden layer: 4 tanh units solve it."),
+    "deep_sigmoid": dict(dataset="circles", hidden=(8,) * 8, activation="sigmoid", init="xavier",
+                         optimizer="sgd", lr=0.3, description="8 sigmoid layers: the gradient bars fall "
+                         "by orders of magnitude towards the input, and the first layers barely learn."),
+    "deep_relu_he": dict(dataset="circles", hidden=(8,) * 8, activation="relu", init="he", optimizer="sgd",
+                         lr=0.03, description="The same depth with ReLU and He init: gradients reach "
+                         "every layer."),
+    "too_high_lr": dict(dataset="circles", hidden=(8, 8), activation="relu", init="he", loss="mse",
+                        optimizer="sgd", lr=3.0, description="A learning rate far too high: the loss blows "
+                        "up.  Lower it and training resumes from the last finite weights."),
+    "symmetry": dict(dataset="circles", hidden=(8, 8), activation="tanh", init="constant", lr=0.1,
+                     description="Constant init: every unit of a layer gets the same gradient and stays "
+                     "identical, so the network never uses more than one unit per layer."),
+    "spirals_adam": dict(dataset="spirals", hidden=(16, 16, 16), activation="tanh", optimizer="adam",
+                         lr=0.01, noise=0.05, description="Spirals need depth; Adam gets there fast."),
+    "overfit": dict(dataset="moons", noise=0.35, train_fraction=0.2, hidden=(32, 32, 32), activation="relu",
+                    init="he", optimizer="adam", lr=0.01, description="Few noisy training points and a big "
+                    "net: train loss falls, test loss rises.  Try L2 with a rate of 0.01."),
+}
+
+_DEFAULTS = dict(dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
+                 optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
+                 regularization="none", reg_rate=0.0, seed=0)
+
+
+class _Diverged(Exception):
+    pass
+
+
+def _decades(lo, hi):
+    """Whole powers of ten around [lo, hi] (axis limits that change rarely: cheap redraws)."""
+    lo = 10.0 ** np.floor(np.log10(min(max(lo, 1e-30), 1e29)))
+    hi = 10.0 ** np.ceil(np.log10(min(max(hi, 1e-30), 1e30)))
+    return (lo, hi if hi > lo else lo * 10)
+
+
+def _nice_ceiling(x):
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is >= x."""
+    base = 10.0 ** np.floor(np.log10(x))
+    for m in (1, 2, 5, 10):
+        if m * base >= x:
+            return m * base
+    return 10 * base
+
+
+def _grad_norms(linears):
+    """Frobenius norm of each Linear layer's W.grad: list of floats, input layer first."""
+    return [float(np.linalg.norm(layer.W.grad)) for layer in linears]
+
+
+def saturation(activation, Z_list):
+    """Per hidden layer, the fraction this activation wastes, from pre-activations Z (N, n):
+
+    sigmoid / tanh: fraction of (example, unit) pairs with f'(z) below a tenth of its maximum
+    (|z| > 4.4 for sigmoid, |z| > 1.8 for tanh): saturated units pass almost no gradient (BP2).
+    relu: fraction of *dead* units, those with z <= 0 for every example (relu'(0) = 0).
+    leaky_relu: the same "dead" test (the unit only passes the small slope).
+    identity: never saturates (all zeros).
+    """
+    out = []
+    for Z in Z_list:
+        if activation in ("sigmoid", "tanh"):
+            fprime = activations.get_activation(activation)[1](Z)
+            fmax = 0.25 if activation == "sigmoid" else 1.0
+            out.append(float(np.mean(fprime < 0.1 * fmax)))
+        elif activation in ("relu", "leaky_relu"):
+            out.append(float(np.mean(np.all(Z <= 0, axis=0))))
+        else:
+            out.append(0.0)
+    return out
+
+
+class Playground(Widget):
+    """Train an MLP on a 2-D dataset, live: decision map, loss curves, gradient norms, saturation.
+
+    Arguments (all keywords; each is also a control in ``.controls``):
+      dataset        one of "circles" "xor" "moons" "spirals" "gaussians" (2 classes)
+      hidden         hidden layer widths, e.g. (8, 8); 0-10 layers of width 1-64
+      activation     "tanh" "relu" "sigmoid" "leaky_relu" "identity"
+      init           "xavier" "xavier_normal" "he" "he_uniform" "lecun" "normal" "constant"
+      loss           "bce" (1 logit, BCE from logits), "cross_entropy" (2 logits), "mse" (1 output)
+      optimizer      "sgd", "momentum" (SGD with momentum 0.9), "adam"
+      lr             learning rate, 1e-5 ... 10 (log slider)
+      batch_size     mini-batch size (clipped to the training-set size)
+      noise          dataset noise (0 ... 0.5)
+      train_fraction share of the points used for training (the rest is the test set)
+      regularization "none", "l1" or "l2" (on weights, not biases), with strength ``reg_rate``
+      seed           seeds data, weights and mini-batch order
+      preset         a scenario from ``PRESETS`` (e.g. "deep_sigmoid"); arguments you set away from
+                     their defaults override the preset's
+
+    Controls that only change how training proceeds (lr, batch size, regularisation, steps per
+    tick, optimiser) keep the weights; those that change the data or the network reset it.
+    ``.tick()`` runs ``steps_per_tick`` mini-batch steps and redraws (what "play" does).
+    """
+
+    figsize = (8.0, 5.4)
+    dpi = 72
+
+    def __init__(self, dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
+                 optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
+                 regularization="none", reg_rate=0.0, seed=0, preset=None, steps_per_tick=20):
+        super().__init__()
+        given = dict(dataset=dataset, hidden=hidden, activation=activation, init=init, loss=loss,
+                     optimizer=optimizer, lr=lr, batch_size=batch_size, noise=noise,
+                     train_fraction=train_fraction, regularization=regularization, reg_rate=reg_rate,
+                     seed=seed)
+        cfg = self._resolve(given, preset)
+        self.seed = cfg["seed"]
+        self.hidden = cfg["hidden"]
+        self.steps_per_tick = check_int("Playground", "steps_per_tick", steps_per_tick, 1, 1000)
+        self.history = {"step": [], "train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
+        self.step_count = 0
+        self.diverged_at = None
+        self._blow_up = np.inf
+        self.tick_times = []
+        self.note = W.HTML(html.escape(PRESETS[preset]["description"]) if preset else "")
+        self._make_controls(cfg, preset)
+        self._new_data()
+        self._new_model()
+        self._finish()
+
+    # ---- configuration --------------------------------------------------------------------
+    @staticmethod
+    def _resolve(given, preset):
+        """Merge defaults, preset and explicit arguments, then validate everything."""
+        cfg = dict(given)
+        if preset is not None:
+            check_choice("Playground", "preset", preset, tuple(PRESETS))
+            for key, value in PRESETS[preset].items():
+                if key != "description" and given[key] == _DEFAULTS[key]:
+                    cfg[key] = value
+        own = "Playground"
+        check_choice(own, "dataset", cfg["dataset"], DATASETS)
+        check_choice(own, "activation", cfg["activation"], ACTIVATIONS)
+        check_choice(own, "init", cfg["init"], INITS)
+        check_choice(own, "loss", cfg["loss"], LOSSES)
+        check_choice(own, "optimizer", cfg["optimizer"], OPTIMIZERS)
+        check_choice(own, "regularization", cfg["regularization"], REGULARIZATIONS)
+        cfg["lr"] = check_range(own, "lr", cfg["lr"], *LR_RANGE)
+        cfg["noise"] = check_range(own, "noise", cfg["noise"], 0.0, 0.5)
+        cfg["train_fraction"] = check_range(own, "train_fraction", cfg["train_fraction"], 0.1, 0.9)
+        cfg["reg_rate"] = check_range(own, "reg_rate", cfg["reg_rate"], 0.0, 10.0)
+        cfg["batch_size"] = check_int(own, "batch_size", cfg["batch_size"], 1, N_POINTS)
+        cfg["seed"] = check_int(own, "seed", cfg["seed"], 0, 2**32 - 1)
+        hidden = cfg["hidden"]
+        if isinstance(hidden, (int, np.integer)):
+            hidden = (hidden,)
+        try:
+            hidden = tuple(hidden)
+        except TypeError:
+            raise ValueError(f"Playground: hidden must be a tuple of layer widths, got {hidden!r}") from None
+        if len(hidden) > MAX_LAYERS:
+            raise ValueError(f"Playground: at most {MAX_LAYERS} hidden layers, got {len(hidden)}")
+        cfg["hidden"] = tuple(check_int(own, "hidden layer width", h, 1, MAX_WIDTH) for h in hidden)
+        return cfg
+
+    def _make_controls(self, cfg, preset):
+        rates = tuple(sorted(set(REG_RATES) | {cfg["reg_rate"]}))
+        c = self.controls
+        c["play"] = W.Play(value=0, min=0, max=10**9, step=1, interval=120, show_repeat=False,
+                           description="play")
+        c["step"] = W.Button(description="step", tooltip="one tick: steps_per_tick updates",
+                             layout=W.Layout(width="70px"))
+        c["reset"] = W.Button(description="reset", tooltip="new weights, same settings",
+                              layout=W.Layout(width="70px"))
+        c["steps_per_tick"] = int_slider("steps/tick", self.steps_per_tick, 1, 100)
+        c["preset"] = dropdown("preset", preset or "custom", ("custom",) + tuple(PRESETS))
+        c["dataset"] = dropdown("dataset", cfg["dataset"], DATASETS)
+        c["noise"] = float_slider("noise", cfg["noise"], 0.0, 0.5, 0.01)
+        c["train_fraction"] = float_slider("train fraction", cfg["train_fraction"], 0.1, 0.9, 0.05)
+        c["hidden_layers"] = int_slider("hidden layers", len(self.hidden), 0, MAX_LAYERS)
+        c["width"] = int_slider("width", max(self.hidden, default=8), 1, MAX_WIDTH)
+        c["activation"] = dropdown("activation", cfg["activation"], ACTIVATIONS)
+        c["init"] = dropdown("init", cfg["init"], INITS)
+        c["loss"] = dropdown("loss", cfg["loss"], LOSSES)
+        c["optimizer"] = dropdown("optimizer", cfg["optimizer"], OPTIMIZERS)
+        c["lr"] = log_slider("learning rate", cfg["lr"], *LR_RANGE, fmt=".1e")
+        c["batch_size"] = int_slider("batch size", cfg["batch_size"], 1, 128)
+        c["regularization"] = dropdown("regularization", cfg["regularization"], REGULARIZATIONS)
+        c["reg_rate"] = W.SelectionSlider(options=rates, value=cfg["reg_rate"], description="reg. rate",
+                                          continuous_update=False, style={"description_width": "initial"},
+                                          layout=W.Layout(width="300px"))
+        c["step"].on_click(lambda _: self._button(self.tick))
+        c["reset"].on_click(lambda _: self._button(self.reset))
+
+    def _layout(self):
+        c = self.controls
+        top = W.VBox([W.HBox([c["play"], c["step"], c["reset"], c["steps_per_tick"], c["preset"]]), self.note])
+        left = W.VBox([W.HTML("<b>data</b>"), c["dataset"], c["noise"], c["train_fraction"],
+                       W.HTML("<b>network</b>"), c["hidden_layers"], c["width"], c["activation"], c["init"],
+                       W.HTML("<b>training</b>"), c["loss"], c["optimizer"], c["lr"], c["batch_size"],
+                       c["regularization"], c["reg_rate"]])
+        return W.VBox([top, W.HBox([left, W.VBox([self.image, self.status])])])
+
+    def _button(self, action):
+        try:
+            action()
+            self.last_error = None
+        except Exception as exc:   # never leave a broken view
+            self.last_error = exc
+            self._show_error(f"{type(exc).__name__}: {exc}")
+
+    # ---- control changes ----------------------------------------------------------------------
+    def _value(self, name):
+        return self.controls[name].value
+
+    def _on_change(self, name, change):
+        if name == "play":
+            self.tick()
+            return
+        if name == "preset":
+            if change["new"] != "custom":
+                self.apply_preset(change["new"])
+            return
+        self._set("preset", "custom")
+        if name == "lr":
+            self.optimizer.lr = change["new"]      # same optimizer, same weights, same history
+            if self.diverged_at is not None:
+                self.diverged_at = None            # weights were rolled back: try again
+        elif name == "steps_per_tick":
+            self.steps_per_tick = change["new"]
+        elif name == "optimizer":
+            self._new_optimizer()                  # keeps the weights
+        elif name in ("batch_size", "regularization", "reg_rate"):
+            pass                                   # read at every step
+        elif name in ("hidden_layers", "width"):
+            self.hidden = (self._value("width"),) * self._value("hidden_layers")
+            self.reset()
+            return
+        elif name in ("dataset", "noise", "train_fraction"):
+            self._new_data()
+            self.reset()
+            return
+        else:                                      # activation, init, loss
+            self.reset()
+            return
+        self._draw()
+        self.render()
+
+    def apply_preset(self, name):
+        """Set the controls to a scenario from PRESETS and reset (one redraw)."""
+        check_choice("Playground", "preset", name, tuple(PRESETS))
+        p = dict(_DEFAULTS, **PRESETS[name])
+        self._hold += 1
+        try:
+            for key in ("dataset", "activation", "init", "loss", "optimizer", "lr", "batch_size", "noise",
+                        "train_fraction", "regularization"):
+                self.controls[key].value = p[key]
+            if p["reg_rate"] not in self.controls["reg_rate"].options:
+                self.controls["reg_rate"].options = tuple(sorted(set(self.controls["reg_rate"].options)
+                                                                 | {p["reg_rate"]}))
+            self.controls["reg_rate"].value = p["reg_rate"]
+            self.hidden = tuple(p["hidden"])
+            self.controls["hidden_layers"].value = len(self.hidden)
+            self.controls["width"].value = max(self.hidden, default=8)
+            self.controls["preset"].value = name
+            self.note.value = html.escape(PRESETS[name]["description"])
+        finally:
+            self._hold -= 1
+        self._new_data()
+        self.reset()
+
+    # ---- data, model, optimiser -------------------------------------------------------------
+    def _new_data(self):
+        X, y = data.make_dataset(self._value("dataset"), n=N_POINTS, noise=self._value("noise"), seed=self.seed)
+        Xtr, Xte, ytr, yte = data.train_test_split(X, y, test_fraction=1.0 - self._value("train_fraction"),
+                                                   seed=self.seed)
+        self.data = {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte}
+        pad = 0.15 * (X.max(0) - X.min(0)) + 0.1
+        lo, hi = X.min(0) - pad, X.max(0) + pad
+        self.extent = (lo[0], hi[0], lo[1], hi[1])
+        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID))
+        self._grid = np.column_stack([gx.ravel(), gy.ravel()])
+
+    def _new_model(self):
+        loss = self._value("loss")
+        n_out = 2 if loss == "cross_entropy" else 1
+        init = self._value("init")
+        kw = {"std": 1.0} if init == "normal" else {}
+        self.model = nn.MLP([2, *self.hidden, n_out], activation=self._value("activation"), init=init,
+                            seed=self.seed, **kw)
+        self.linears = self.model.linear_layers()
+        self.loss_fn = {"bce": lambda: losses.BCE(from_logits=True), "cross_entropy": losses.SoftmaxCrossEntropy,
+                        "mse": losses.MSE}[loss]()
+        self._new_optimizer()
+        self._batch_rng = np.random.default_rng(self.seed)
+        self._order, self._cursor = np.empty(0, dtype=int), 0
+
+    def _new_optimizer(self):
+        name, lr, params = self._value("optimizer"), self._value("lr"), self.model.parameters()
+        if name == "adam":
+            self.optimizer = optim.Adam(params, lr=lr)
+        else:
+            self.optimizer = optim.SGD(params, lr=lr, momentum=0.9 if name == "momentum" else 0.0)
+
+    def reset(self):
+        """New weights (same seed), fresh optimiser state, empty history; redraw."""
+        self._new_model()
+        self.step_count = 0
+        self.diverged_at = None
+        for values in self.history.values():
+            values.clear()
+        self._blow_up = np.inf
+        self._set("play", 0)
+        self.update()
+        return self
+
+    # ---- training ----------------------------------------------------------------------------
+    def _targets(self, y):
+        return y if self._value("loss") == "cross_entropy" else y.astype(np.float64).reshape(-1, 1)
+
+    def _next_batch(self):
+        n = len(self.data["y_train"])
+        size = min(self._value("batch_size"), n)
+        if self._cursor + size > len(self._order):
+            self._order, self._cursor = self._batch_rng.permutation(n), 0
+        idx = self._order[self._cursor:self._cursor + size]
+        self._cursor += size
+        return self.data["X_train"][idx], self.data["y_train"][idx]
+
+    def _train_step(self):
+        """One mini-batch step: forward, loss, backward (BP1-BP4), regulariser gradient, update."""
+        Xb, yb = self._next_batch()
+        self.optimizer.zero_grad()
+        L = self.loss_fn(self.model(Xb), self._targets(yb))
+        if not np.isfinite(L) or L > self._blow_up:
+            raise _Diverged
+        self.model.backward(self.loss_fn.backward())
+        reg, rate = self._value("regularization"), self._value("reg_rate")
+        if reg != "none" and rate > 0:
+            for layer in self.linears:         # d/dW of rate*|W|_1 or (rate/2)*|W|^2
+                layer.W.grad += rate * (np.sign(layer.W.data) if reg == "l1" else layer.W.data)
+        norms = _grad_norms(self.linears)
+        self.optimizer.step()
+        self.step_count += 1
+        return norms
+
+    def step(self, n=1):
+        """Run ``n`` mini-batch steps (history recorded every ``steps_per_tick`` steps), then redraw.
+
+        Returns self.  A divergence (non-finite loss or weights) stops early: see ``diverged_at``.
+        """
+        n = check_int("Playground.step", "n", n, 0, 10**7)
+        while n > 0 and self._run(min(n, self.steps_per_tick)):
+            n -= min(n, self.steps_per_tick)
+        self._draw()
+        self.render()
+        return self
+
+    def tick(self):
+        """One animation frame: ``steps_per_tick`` steps, evaluation, redraw.  Returns seconds taken."""
+        t0 = time.perf_counter()
+        self._run(self.steps_per_tick)
+        self._draw()
+        self.render()
+        dt = time.perf_counter() - t0
+        self.tick_times.append(dt)
+        return dt
+
+    def _run(self, k):
+        """k training steps then one evaluation; on divergence roll back and pause.  True if fine."""
+        snapshot = [p.data.copy() for p in self.optimizer.params]
+        start = self.step_count
+        norms = []
+        try:
+            with np.errstate(all="ignore"):
+                for _ in range(k):
+                    norms.append(self._train_step())
+                self._evaluate(np.mean(norms, axis=0) if norms else None)
+        except (_Diverged, ValueError, FloatingPointError) as exc:
+            if isinstance(exc, ValueError) and "NaN" not in str(exc) and "non-finite" not in str(exc):
+                raise
+            for p, saved in zip(self.optimizer.params, snapshot):
+                p.data[...] = saved
+            self.diverged_at = self.step_count + 1
+            self.step_count = start
+            self._new_optimizer()                 # momentum / Adam state may hold inf
+            self.controls["play"].playing = False
+            return False
+        return True
+
+    def _evaluate(self, norms, record=True):
+        """Losses and accuracies on train and test, the decision map, saturation; all finite or raise."""
+        d = self.data
+        ev = {}
+        for part in ("train", "test"):
+            X, y = d["X_" + part], d["y_" + part]
+            out, Zs = self._forward(X, keep_Z=(part == "train"))
+            if part == "train":
+                ev["Z"] = Zs
+            ev[part + "_loss"] = self.loss_fn(out, self._targets(y))
+            ev[part + "_acc"] = float(np.mean((self._prob1(out) > 0.5) == (y == 1)))
+        P = self._prob1(self._forward(self._grid)[0]).reshape(GRID, GRID)
+        if not (np.isfinite(ev["train_loss"]) and np.isfinite(ev["test_loss"]) and np.isfinite(P).all()):
+            raise _Diverged
+        if norms is None:
+            norms = self._fresh_grad_norms()
+        if not np.all(np.isfinite(norms)):
+            raise _Diverged
+        h = self.history
+        if not h["step"]:
+            self._blow_up = BLOW_UP * max(1.0, ev["train_loss"])
+        elif ev["train_loss"] > self._blow_up:
+            raise _Diverged
+        if record:
+            h["step"].append(self.step_count)
+            for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
+                h[key].append(ev[key])
+        self._plot = {"P": P, "grad_norms": list(norms),
+                      "saturation": saturation(self._value("activation"), ev["Z"])}
+
+    def _fresh_grad_norms(self):
+        """Gradient norms on the whole training set (used before the first step)."""
+        self.model.zero_grad()
+        self.loss_fn(self.model(self.data["X_train"]), self._targets(self.data["y_train"]))
+        self.model.backward(self.loss_fn.backward())
+        norms = _grad_norms(self.linears)
+        self.model.zero_grad()
+        return norms
+
+    def _forward(self, X, keep_Z=False):
+        """Forward pass layer by layer; also returns each hidden layer's pre-activation Z (N, n)."""
+        Zs, Z = [], None
+        for layer in self.model.layers:
+            if keep_Z and isinstance(layer, nn.Activation):
+                Zs.append(X)
+            X = layer(X)
+        return X, Zs
+
+    def _prob1(self, out):
+        """P(class 1) from the network output (N, 1) or (N, 2) -> (N,)."""
+        loss = self._value("loss")
+        if loss == "bce":
+            return activations.sigmoid(out[:, 0])
+        if loss == "cross_entropy":
+            return activations.softmax(out, axis=1)[:, 1]
+        return np.clip(out[:, 0], 0.0, 1.0)
+
+    # ---- figure ------------------------------------------------------------------------------
+    def _build_figure(self):
+        fig = self.figure
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.28, hspace=0.42)
+        (self.ax_map, self.ax_loss), (self.ax_grad, self.ax_sat) = fig.subplots(2, 2)
+        ax = self.ax_map
+        self._map = ax.imshow(np.full((GRID, GRID), 0.5), origin="lower", extent=self.extent, cmap="PuOr",
+                              vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="auto")
+        style = dict(cmap="PuOr", norm=Normalize(-0.25, 1.25), s=14, linewidths=0.7)
+        self._train_pts = ax.scatter([0], [0], c=[0.0], edgecolors="white", label="train", **style)
+        self._test_pts = ax.scatter([0], [0], c=[0.0], edgecolors="black", marker="s", label="test", **style)
+        ax.set_title("decision map  (colour: P(class 1); ○ train, □ test)", fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax = self.ax_loss
+        self._train_line, = ax.plot([], [], color=OKABE_ITO["blue"], label="train")
+        self._test_line, = ax.plot([], [], color=OKABE_ITO["orange"], label="test", linestyle="--")
+        self._loss_text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_title("loss (mean over the set, no regulariser)", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+        ax.tick_params(labelsize=7)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax = self.ax_grad
+        self._grad_bars = list(ax.bar(np.arange(MAX_LAYERS + 1) + 1, np.ones(MAX_LAYERS + 1), bottom=1e-30,
+                                      color=OKABE_ITO["green"]))
+        ax.set_yscale("log")
+        ax.set_title("‖∂L/∂W‖ per layer  (input → output, log scale)", fontsize=9)
+        ax.set_xlabel("layer", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax = self.ax_sat
+        self._sat_bars = list(ax.bar(np.arange(MAX_LAYERS) + 1, np.zeros(MAX_LAYERS), color=OKABE_ITO["vermillion"]))
+        ax.set_ylim(0, 1.0)
+        ax.set_xlabel("hidden layer", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self._msg = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=13, color="white", weight="bold",
+                             bbox=dict(facecolor=OKABE_ITO["vermillion"], edgecolor="none", pad=8), visible=False)
+        self._animate(self._map, self._train_pts, self._test_pts, self._train_line, self._test_line,
+                      self._loss_text, *self._grad_bars, *self._sat_bars, self._msg)
+
+    def _compute(self):
+        """Full refresh (after a reset or a control change): evaluate the current weights."""
+        self._plot = None
+        with np.errstate(all="ignore"):
+            try:
+                h = self.history["step"]
+                self._evaluate(None, record=not h or h[-1] != self.step_count)
+            except (_Diverged, ValueError):
+                self._plot = None
+
+    def _draw(self):
+        p = self._plot
+        self._draw_points()
+        if p is not None:
+            self._map.set_data(p["P"])
+            self._draw_bars(self._grad_bars, p["grad_norms"], log=True)
+            self._draw_bars(self._sat_bars, p["saturation"], log=False)
+        self._map.set_extent(self.extent)
+        self.ax_map.set_xlim(self.extent[:2])
+        self.ax_map.set_ylim(self.extent[2:])
+        self._draw_curves()
+        act = self._value("activation")
+        self.ax_sat.set_title({"relu": "dead units (z ≤ 0 on every input)",
+                               "leaky_relu": "units with z ≤ 0 on every input",
+                               "identity": "identity never saturates"}.get(
+            act, f"saturated ({act}′ < 0.1·max)") + " per layer", fontsize=9)
+        self.ax_sat.set_xlim(0.4, max(len(self.hidden), 1) + 0.6)
+        self.ax_grad.set_xlim(0.4, len(self.linears) + 0.6)
+        if self.diverged_at is not None:
+            self._msg.set_text(f"diverged at step {self.diverged_at} — lower the learning rate\n"
+                               "(or press reset)")
+        self._msg.set_visible(self.diverged_at is not None)
+        self._draw_status()
+
+    def _draw_points(self):
+        d = self.data
+        for pts, part in ((self._train_pts, "train"), (self._test_pts, "test")):
+            pts.set_offsets(d["X_" + part])
+            pts.set_array(d["y_" + part].astype(float))
+
+    @staticmethod
+    def _draw_bars(bars, values, log):
+        for i, bar in enumerate(bars):
+            visible = i < len(values)
+            bar.set_visible(visible)
+            if visible:
+                bar.set_height(max(values[i], 1e-30) if log else values[i])
+        if log and len(values):
+            pos = [v for v in values if v > 0] or [1e-12]
+            bars[0].axes.set_ylim(*_decades(min(pos) / 2, max(pos) * 2))
+
+    def _draw_curves(self):
+        h = self.history
+        x = np.asarray(h["step"], dtype=float)
+        stride = max(1, len(x) // MAX_CURVE_POINTS)
+        self._train_line.set_data(x[::stride], np.asarray(h["train_loss"])[::stride])
+        self._test_line.set_data(x[::stride], np.asarray(h["test_loss"])[::stride])
+        ax = self.ax_loss
+        if len(x):
+            ys = np.concatenate([h["train_loss"], h["test_loss"]])
+            ys = ys[ys > 0]
+            ax.set_ylim(*_decades(ys.min(), ys.max()) if ys.size else (1e-3, 1.0))
+            ax.set_xlim(0, _nice_ceiling(max(x[-1], 50)))
+            self._loss_text.set_text(f"step {self.step_count}:  train {h['train_loss'][-1]:.3g}   "
+                                     f"test {h['test_loss'][-1]:.3g}")
+
+    def _draw_status(self):
+        h = self.history
+        if self.diverged_at is not None:
+            self.status.value = (f'<span style="color:#D55E00"><b>diverged at step {self.diverged_at} — lower the '
+                                 f'learning rate</b> (weights rolled back to step {self.step_count})</span>')
+        elif h["step"]:
+            self.status.value = html.escape(
+                f"step {self.step_count} · train loss {h['train_loss'][-1]:.4f} · test loss "
+                f"{h['test_loss'][-1]:.4f} · test accuracy {100 * h['test_acc'][-1]:.1f}% · "
+                f"lr {self.optimizer.lr:.2g}")
+
+    # ---- reading back --------------------------------------------------------------------------
+    def state(self):
+        """The numbers currently plotted (read from the artists) and the training state."""
+        def bars(bs):
+            return [float(b.get_height()) for b in bs if b.get_visible()]
+        return {
+            "step": self.step_count,
+            "lr": self.optimizer.lr,
+            "hidden": self.hidden,
+            "sizes": list(self.model.sizes),
+            "train_loss": self.history["train_loss"][-1] if self.history["train_loss"] else None,
+            "test_loss": self.history["test_loss"][-1] if self.history["test_loss"] else None,
+            "test_acc": self.history["test_acc"][-1] if self.history["test_acc"] else None,
+            "decision": np.array(self._map.get_array()),
+            "train_points": np.array(self._train_pts.get_offsets()),
+            "test_points": np.array(self._test_pts.get_offsets()),
+            "loss_curve": {"step": self._train_line.get_xdata().tolist(),
+                           "train": self._train_line.get_ydata().tolist(),
+                           "test": self._test_line.get_ydata().tolist()},
+            "grad_norms": bars(self._grad_bars),
+            "saturation": bars(self._sat_bars),
+            "diverged_at": self.diverged_at,
+            "message": self._msg.get_text() if self._msg.get_visible() else "",
+        }
+
+    def _text(self):
+        s = self.state()
+        loss = "untrained" if s["train_loss"] is None else f"train loss {s['train_loss']:.4f}"
+        return (f"<Playground {self._value('dataset')}, MLP {s['sizes']} {self._value('activation')}, "
+                f"{self._value('optimizer')} lr={s['lr']:.2g}; step {s['step']}, {loss}>")
