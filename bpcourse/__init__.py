@@ -3,11 +3,11 @@
     import bpcourse as bp
     net = bp.nn.MLP([2, 16, 16, 1], activation="tanh", seed=0)
 """
-from . import activations, data, init, losses, nn, optim
+from . import activations, data, init, layers, losses, nn, optim, regularization, rnn
 from .gradcheck import gradcheck, numerical_gradient, relative_error
 from .scalar import Value
 
 __version__ = "0.1.0"
 
-__all__ = ["Value", "activations", "data", "init", "losses", "nn", "optim", "gradcheck", "numerical_gradient",
+__all__ = ["Value", "activations", "data", "init", "layers", "losses", "nn", "optim", "regularization", "rnn", "gradcheck", "numerical_gradient",
            "relative_error", "__version__"]

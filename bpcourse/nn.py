@@ -334,3 +334,17 @@ class MLP(Sequential):
 
     def linear_layers(self):
         return [l for l in self.layers if isinstance(l, Linear)]
+
+
+# Part II layers live in layers.py / rnn.py, which import this module; expose them here lazily
+# (PEP 562) so that `bp.nn.BatchNorm` works without a circular import.
+_LATER = {"BatchNorm": "layers", "LayerNorm": "layers", "Residual": "layers", "Dropout": "layers",
+          "RNN": "rnn"}
+__all__ += list(_LATER)
+
+
+def __getattr__(name):
+    if name in _LATER:
+        import importlib
+        return getattr(importlib.import_module(f".{_LATER[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
