@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .diagnostics import Recorder
-from .losses import BCE, Loss, SoftmaxCrossEntropy, get_loss
+from .losses import BCE, SoftmaxCrossEntropy, get_loss
 from .nn import Module
 from .optim import clip_grad_norm
 
@@ -392,7 +392,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
     bar_every = max(1, steps_per_epoch // 50)      # keep tqdm's cost per step negligible
     best_loss, best_weights, since_best = math.inf, None, 0
     t0 = time.perf_counter()
-    model.train()
+    if hasattr(model, "train"):
+        model.train()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
