@@ -3,11 +3,13 @@
     import bpcourse as bp
     net = bp.nn.MLP([2, 16, 16, 1], activation="tanh", seed=0)
 """
-from . import activations, data, init, layers, losses, nn, optim, regularization, rnn
+from . import (activations, data, diagnostics, draw, init, layers, losses, nn, optim, plotting,
+               regularization, rnn, train)
 from .gradcheck import gradcheck, numerical_gradient, relative_error
 from .scalar import Value
 
 __version__ = "0.1.0"
 
-__all__ = ["Value", "activations", "data", "init", "layers", "losses", "nn", "optim", "regularization", "rnn", "gradcheck", "numerical_gradient",
-           "relative_error", "__version__"]
+__all__ = ["Value", "activations", "data", "diagnostics", "draw", "init", "layers", "losses", "nn", "optim",
+           "plotting", "regularization", "rnn", "train", "gradcheck", "numerical_gradient", "relative_error",
+           "__version__"]
