@@ -4,8 +4,15 @@ Every widget is a plain Python object with ``.controls`` (name -> ipywidgets con
 ``.figure`` (a matplotlib Figure updated in place), ``.view`` (the ipywidgets container),
 ``.update()`` and ``.state()`` (the numbers currently plotted).  Leave one as the last expression
 of a cell to show it; without a widget frontend the output still carries a PNG of its state.
+
+    import bpcourse.widgets
+    pg = bp.widgets.Playground(preset="deep_sigmoid")
+    pg.controls["lr"].value = 0.5      # drive it from Python, read back with pg.state()
 """
 from ._base import Widget
+from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
+                        LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
 
-__all__ = ["Widget", "Playground", "PRESETS"]
+__all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
+           "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]

@@ -24,8 +24,8 @@ import PIL.Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "check_choice",
-           "check_range", "check_int", "OKABE_ITO"]
+__all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "check_choice",
+           "check_range", "check_int", "decades", "nice_ceiling", "OKABE_ITO"]
 
 # Okabe & Ito's colour-blind-safe palette
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
@@ -62,6 +62,25 @@ def check_int(owner, what, value, low, high):
     return int(value)
 
 
+def decades(lo, hi, floor=1e-30, ceiling=1e30):
+    """Whole powers of ten around [lo, hi], clamped to [floor, ceiling].
+
+    Log-axis limits that change rarely, so the cached background is rarely redrawn.
+    """
+    lo = 10.0 ** math.floor(math.log10(min(max(lo, floor), ceiling / 10)))
+    hi = 10.0 ** math.ceil(math.log10(min(max(hi, floor), ceiling)))
+    return (lo, hi if hi > lo else lo * 10)
+
+
+def nice_ceiling(x):
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is >= x (x > 0)."""
+    base = 10.0 ** math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        if m * base >= x:
+            return m * base
+    return 10 * base
+
+
 # --------------------------------------------------------------------------------------------
 # control factories (consistent look; continuous_update=False keeps a drag from queueing work)
 # --------------------------------------------------------------------------------------------
@@ -85,6 +104,10 @@ def float_slider(description, value, low, high, step, fmt=".2f"):
 
 def dropdown(description, value, options):
     return W.Dropdown(value=value, options=options, description=description, style=_DESC, layout=_WIDE)
+
+
+def toggle(description, value, options):
+    return W.ToggleButtons(value=value, options=options, description=description, style=_DESC)
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,8 +21,8 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from .. import activations, data, losses, nn, optim
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
-                    int_slider, log_slider)
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, float_slider,
+                    int_slider, log_slider, nice_ceiling)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 
@@ -69,22 +69,6 @@ _DEFAULTS = dict(dataset="circles", hidden=(8, 8), activation="tanh", init="xavi
 
 class _Diverged(Exception):
     pass
-
-
-def _decades(lo, hi):
-    """Whole powers of ten around [lo, hi] (axis limits that change rarely: cheap redraws)."""
-    lo = 10.0 ** np.floor(np.log10(min(max(lo, 1e-30), 1e29)))
-    hi = 10.0 ** np.ceil(np.log10(min(max(hi, 1e-30), 1e30)))
-    return (lo, hi if hi > lo else lo * 10)
-
-
-def _nice_ceiling(x):
-    """The smallest of 1, 2, 5, 10, 20, 50, ... that is >= x."""
-    base = 10.0 ** np.floor(np.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * base >= x:
-            return m * base
-    return 10 * base
 
 
 def _grad_norms(linears):
@@ -574,7 +558,7 @@ class Playground(Widget):
                 bar.set_height(max(values[i], 1e-30) if log else values[i])
         if log and len(values):
             pos = [v for v in values if v > 0] or [1e-12]
-            bars[0].axes.set_ylim(*_decades(min(pos) / 2, max(pos) * 2))
+            bars[0].axes.set_ylim(*decades(min(pos) / 2, max(pos) * 2))
 
     def _draw_curves(self):
         h = self.history
@@ -586,8 +570,8 @@ class Playground(Widget):
         if len(x):
             ys = np.concatenate([h["train_loss"], h["test_loss"]])
             ys = ys[ys > 0]
-            ax.set_ylim(*_decades(ys.min(), ys.max()) if ys.size else (1e-3, 1.0))
-            ax.set_xlim(0, _nice_ceiling(max(x[-1], 50)))
+            ax.set_ylim(*decades(ys.min(), ys.max()) if ys.size else (1e-3, 1.0))
+            ax.set_xlim(0, nice_ceiling(max(x[-1], 50)))
             self._loss_text.set_text(f"step {self.step_count}:  train {h['train_loss'][-1]:.3g}   "
                                      f"test {h['test_loss'][-1]:.3g}")
 
