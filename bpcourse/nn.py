@@ -14,6 +14,8 @@ and returns a new array dL/dX — upstream gradients are never modified in place
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import activations as act
@@ -163,6 +165,7 @@ class Activation(Module):
 
     def forward(self, Z):
         Z = np.asarray(Z)
+        _check_finite(Z, self.name)
         A = self._f(Z)
         self._cache = (Z, A)
         return A
@@ -187,6 +190,7 @@ class Identity(Activation):
 
     def forward(self, Z):
         Z = np.asarray(Z)
+        _check_finite(Z, self.name)
         self._cache = (Z, Z)
         return Z
 
@@ -309,7 +313,10 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation="tanh", init=None, seed=0, output_activation="identity",
                  dtype=np.float64, **init_kwargs):
-        sizes = list(sizes) if not isinstance(sizes, (int, float)) else None
+        try:
+            sizes = list(sizes) if not isinstance(sizes, (int, float)) else None
+        except TypeError:
+            sizes = None
         if (sizes is None or len(sizes) < 2
                 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes)):
             raise ValueError(f"MLP: sizes must be a list of at least two positive integers "
@@ -326,7 +333,7 @@ class MLP(Sequential):
                                  name=f"Linear{i}({n_in}->{n_out})", **init_kwargs))
             last = i == len(sizes) - 1
             if not last:
-                layers.append(make_activation(activation))
+                layers.append(copy.deepcopy(activation) if isinstance(activation, Module) else make_activation(activation))
             elif output_activation not in (None, "identity"):
                 layers.append(make_activation(output_activation))
         super().__init__(*layers, name="MLP")

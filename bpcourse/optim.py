@@ -13,6 +13,7 @@ The learning rate ``lr`` can be changed between steps without resetting the stat
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -21,6 +22,8 @@ __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "clip_grad_norm", "OPTIMIZERS"
 
 def _check_rate(value, what, owner, low=0.0, low_inclusive=False, high=None):
     try:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError
         v = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{owner}: {what} must be a number, got {value!r}") from None

@@ -53,7 +53,7 @@ class Value:
     __slots__ = ("data", "grad", "_prev", "_local", "_op", "label", "_mark")
 
     def __init__(self, data, _prev=(), _local=(), _op="", label=""):
-        self.data = data if type(data) is float else _as_float(data)
+        self.data = data if type(data) is float and (_prev or math.isfinite(data)) else _as_float(data)
         self.grad = 0.0
         self._prev = _prev      # tuple of input Values, in a fixed order
         self._local = _local    # tuple of d(self)/d(input), one per input
@@ -173,7 +173,7 @@ class Value:
         for node in order:
             if node._prev:
                 node.grad = 0.0
-        self.grad = float(grad)
+        self.grad += float(grad)      # interior outputs were just reset to 0; a leaf accumulates
         for node in reversed(order):
             g = node.grad
             if g == 0.0:

@@ -79,9 +79,6 @@ def test_backward_accumulates_into_grad_until_zero_grad():
     assert all(not p.grad.any() for p in net.parameters())
 
 
-@pytest.mark.xfail(strict=True, reason="bug: MLP(activation=<a Module instance>) puts the same "
-                                       "instance after every hidden Linear, so its forward cache is "
-                                       "overwritten and backward is wrong")
 def test_mlp_with_an_activation_instance_has_correct_gradients():
     net = MLP([3, 4, 4, 2], activation=Tanh(), seed=0)
     X = np.random.default_rng(0).normal(size=(5, 3))
@@ -307,8 +304,6 @@ def test_non_finite_input_to_layers(module, bad):
         module(X)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: activation layers (Activation.forward, Identity.forward) do "
-                                       "not check their input for NaN/inf as Linear does")
 @pytest.mark.parametrize("name", ACTIVATION_NAMES)
 def test_non_finite_input_to_activation_layers(name):
     with pytest.raises(ValueError, match="non-finite"):
@@ -321,8 +316,6 @@ def test_mlp_invalid_sizes(sizes):
         MLP(sizes)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: MLP(None) raises a bare TypeError from list(None) instead "
-                                       "of the 'sizes must be a list' ValueError")
 def test_mlp_sizes_none():
     with pytest.raises(ValueError, match="MLP: sizes must be a list"):
         MLP(None)

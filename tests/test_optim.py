@@ -224,8 +224,6 @@ def test_bad_learning_rate_set_later_keeps_the_old_one(name):
     assert opt.lr == 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: optim._check_rate uses float(value), so numeric strings "
-                                       "and bools are accepted as learning rates")
 @pytest.mark.parametrize("lr", ["0.1", True])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_learning_rate_must_be_a_number_not_a_numeric_string_or_bool(name, lr):

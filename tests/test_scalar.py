@@ -153,8 +153,6 @@ def test_backward_twice_doubles_leaves_but_not_interior_nodes():
     assert d.grad == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Value.backward sets self.grad = grad, so a leaf output "
-                                       "does not accumulate as the docstring promises")
 def test_backward_twice_on_a_leaf_output_accumulates():
     x = Value(2.0)
     x.backward()
@@ -228,8 +226,6 @@ def test_non_finite_rejected(bad):
         Value(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Value.__init__ skips the finiteness check when data is "
-                                       "a Python float (fast path `type(data) is float`)")
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_non_finite_python_float_rejected(bad):
     with pytest.raises(ValueError, match="non-finite"):
