@@ -10,9 +10,11 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
     pg.controls["lr"].value = 0.5      # drive it from Python, read back with pg.state()
 """
 from ._base import Widget
+from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
 from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
-           "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
+           "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
+           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from .. import activations, data, losses, nn, optim
+from .. import activations, data, diagnostics, losses, nn, optim, regularization
 from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, float_slider,
                     int_slider, log_slider, nice_ceiling)
 
@@ -74,28 +74,6 @@ class _Diverged(Exception):
 def _grad_norms(linears):
     """Frobenius norm of each Linear layer's W.grad: list of floats, input layer first."""
     return [float(np.linalg.norm(layer.W.grad)) for layer in linears]
-
-
-def saturation(activation, Z_list):
-    """Per hidden layer, the fraction this activation wastes, from pre-activations Z (N, n):
-
-    sigmoid / tanh: fraction of (example, unit) pairs with f'(z) below a tenth of its maximum
-    (|z| > 4.4 for sigmoid, |z| > 1.8 for tanh): saturated units pass almost no gradient (BP2).
-    relu: fraction of *dead* units, those with z <= 0 for every example (relu'(0) = 0).
-    leaky_relu: the same "dead" test (the unit only passes the small slope).
-    identity: never saturates (all zeros).
-    """
-    out = []
-    for Z in Z_list:
-        if activation in ("sigmoid", "tanh"):
-            fprime = activations.get_activation(activation)[1](Z)
-            fmax = 0.25 if activation == "sigmoid" else 1.0
-            out.append(float(np.mean(fprime < 0.1 * fmax)))
-        elif activation in ("relu", "leaky_relu"):
-            out.append(float(np.mean(np.all(Z <= 0, axis=0))))
-        else:
-            out.append(0.0)
-    return out
 
 
 class Playground(Widget):
@@ -356,9 +334,9 @@ class Playground(Widget):
             raise _Diverged
         self.model.backward(self.loss_fn.backward())
         reg, rate = self._value("regularization"), self._value("reg_rate")
-        if reg != "none" and rate > 0:
-            for layer in self.linears:         # d/dW of rate*|W|_1 or (rate/2)*|W|^2
-                layer.W.grad += rate * (np.sign(layer.W.data) if reg == "l1" else layer.W.data)
+        if reg != "none" and rate > 0:         # adds rate·sign(W) or rate·W to every W.grad
+            penalty = regularization.l1_penalty if reg == "l1" else regularization.l2_penalty
+            penalty(self.model, rate, add_grad=True)
         norms = _grad_norms(self.linears)
         self.optimizer.step()
         self.step_count += 1
@@ -414,12 +392,12 @@ class Playground(Widget):
         ev = {}
         for part in ("train", "test"):
             X, y = d["X_" + part], d["y_" + part]
-            out, Zs = self._forward(X, keep_Z=(part == "train"))
+            out = self.model(X)
             if part == "train":
-                ev["Z"] = Zs
+                ev["saturation"] = self._saturation()
             ev[part + "_loss"] = self.loss_fn(out, self._targets(y))
             ev[part + "_acc"] = float(np.mean((self._prob1(out) > 0.5) == (y == 1)))
-        P = self._prob1(self._forward(self._grid)[0]).reshape(GRID, GRID)
+        P = self._prob1(self.model(self._grid)).reshape(GRID, GRID)
         if not (np.isfinite(ev["train_loss"]) and np.isfinite(ev["test_loss"]) and np.isfinite(P).all()):
             raise _Diverged
         if norms is None:
@@ -436,7 +414,7 @@ class Playground(Widget):
             for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
                 h[key].append(ev[key])
         self._plot = {"P": P, "grad_norms": list(norms),
-                      "saturation": saturation(self._value("activation"), ev["Z"])}
+                      "saturation": ev["saturation"]}
 
     def _fresh_grad_norms(self):
         """Gradient norms on the whole training set (used before the first step)."""
@@ -447,14 +425,14 @@ class Playground(Widget):
         self.model.zero_grad()
         return norms
 
-    def _forward(self, X, keep_Z=False):
-        """Forward pass layer by layer; also returns each hidden layer's pre-activation Z (N, n)."""
-        Zs, Z = [], None
-        for layer in self.model.layers:
-            if keep_Z and isinstance(layer, nn.Activation):
-                Zs.append(X)
-            X = layer(X)
-        return X, Zs
+    def _saturation(self):
+        """Per hidden layer, from the last forward pass (``bp.diagnostics.activation_stats``): the
+        saturated fraction for sigmoid/tanh, the dead-unit fraction for relu/leaky_relu, 0 for identity."""
+        out = []
+        for st in diagnostics.activation_stats(self.model).values():
+            value = st["saturation"] if st["saturation"] is not None else st["dead"]
+            out.append(float(value) if value is not None else 0.0)
+        return out
 
     def _prob1(self, out):
         """P(class 1) from the network output (N, 1) or (N, 2) -> (N,)."""
@@ -531,10 +509,11 @@ class Playground(Widget):
         self.ax_map.set_ylim(self.extent[2:])
         self._draw_curves()
         act = self._value("activation")
-        self.ax_sat.set_title({"relu": "dead units (z ≤ 0 on every input)",
-                               "leaky_relu": "units with z ≤ 0 on every input",
-                               "identity": "identity never saturates"}.get(
-            act, f"saturated ({act}′ < 0.1·max)") + " per layer", fontsize=9)
+        self.ax_sat.set_title({"relu": "dead units (z ≤ 0 on every train input)",
+                               "leaky_relu": "units with z ≤ 0 on every train input",
+                               "identity": "identity never saturates",
+                               "tanh": "saturated share: |tanh(z)| > 0.99",
+                               "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}[act], fontsize=9)
         self.ax_sat.set_xlim(0.4, max(len(self.hidden), 1) + 0.6)
         self.ax_grad.set_xlim(0.4, len(self.linears) + 0.6)
         if self.diverged_at is not None:

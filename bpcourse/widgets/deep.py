@@ -1,0 +1,463 @@
+"""Explorers of deep networks: gradient flow, initialisation, remedies, regularisation (08-10, 12).
+
+Every number is measured on a real network of ``bp.nn`` / ``bp.layers`` modules with a real
+forward and backward pass; the seeds are fixed, so moving a control changes only what it names.
+"""
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import Normalize
+from matplotlib.ticker import MaxNLocator, NullFormatter
+
+from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, int_slider,
+                    log_slider)
+
+__all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
+
+ACTIVATION_NAMES = tuple(activations.ACTIVATIONS)
+BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
+
+
+def _log_bars(ax, n, color):
+    """n bars on a log y axis, created once; unused ones are hidden."""
+    bars = list(ax.bar(np.arange(1, n + 1), np.ones(n), bottom=1e-30, color=color))
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(labelsize=8)
+    return bars
+
+
+def _set_bars(bars, values, floor=1e-30):
+    """Heights from values (hidden beyond len(values)); returns the log-axis limits to use."""
+    for i, bar in enumerate(bars):
+        bar.set_visible(i < len(values))
+        if i < len(values):
+            bar.set_height(max(values[i], floor))
+    pos = [v for v in values if v > 0] or [1e-12]
+    return decades(min(pos) / 2, max(pos) * 2)
+
+
+def _binary_batch(n_in, N=64, seed=0):
+    """A fixed random batch: X (N, n_in) standard normal, y (N,) labels in {0, 1}."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((N, n_in)), rng.integers(0, 2, N).astype(float)
+
+
+def _backprop(model, X, y):
+    """One BCE-from-logits forward and backward pass; returns (loss, ‖dW‖ list, ‖db‖ list)."""
+    model.zero_grad()
+    loss = losses.BCE(from_logits=True)
+    with np.errstate(all="ignore"):
+        L = loss(model(X), y.reshape(-1, 1))
+        model.backward(loss.backward())
+    return (L, list(diagnostics.grad_norms(model).values()), list(diagnostics.delta_norms(model).values()))
+
+
+# ==============================================================================================
+# 08 — gradient flow: depth x activation x weight scale
+# ==============================================================================================
+
+class GradientFlowExplorer(Widget):
+    """Per-layer ‖∂L/∂W‖ (bars) and ‖∂L/∂b‖ = ‖Σδˡ‖ (dots), log scale, for ``depth`` hidden
+    layers of ``width`` units with weights drawn from N(0, weight_scale²/width).  Backprop
+    multiplies δ by Wᵀ and by f′(z) once per layer (BP2), so with the sigmoid (f′ ≤ ¼) the
+    early layers' gradients shrink geometrically; with large weights they can grow instead."""
+
+    figsize = (6.8, 3.2)
+    MAX_DEPTH = 30
+
+    def __init__(self, depth=6, activation="sigmoid", weight_scale=1.0, width=30):
+        own = "GradientFlowExplorer"
+        check_int(own, "depth", depth, 1, self.MAX_DEPTH)
+        check_choice(own, "activation", activation, ACTIVATION_NAMES)
+        check_range(own, "weight_scale", weight_scale, 0.1, 10)
+        check_int(own, "width", width, 2, 100)
+        super().__init__()
+        c = self.controls
+        c["depth"] = int_slider("hidden layers", depth, 1, self.MAX_DEPTH)
+        c["activation"] = dropdown("activation", activation, ACTIVATION_NAMES)
+        c["weight_scale"] = log_slider("weight scale", weight_scale, 0.1, 10.0, ".2f")
+        c["width"] = int_slider("width", width, 2, 100)
+        self._finish()
+
+    def _build_figure(self):
+        ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
+        self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
+        self._dots, = ax.plot([], [], "o", color=ORANGE, ms=4, label="‖∂L/∂b‖")
+        ax.set_xlabel("layer (1 = next to the input)", fontsize=9)
+        ax.set_title("‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)", fontsize=10)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        self._animate(*self._bars, self._dots, self._text)
+
+    def _compute(self):
+        c = self.controls
+        depth, act, scale, width = (c[k].value for k in ("depth", "activation", "weight_scale", "width"))
+        net = nn.MLP([width] * (depth + 1) + [1], activation=act, init="normal", std=scale / math.sqrt(width),
+                     seed=0)
+        X, y = _binary_batch(width)
+        L, dW, db = _backprop(net, X, y)
+        self._s = {"depth": depth, "activation": act, "weight_scale": scale, "width": width, "loss": L,
+                   "grad_norms": dW, "delta_norms": db,
+                   "first_over_last": dW[0] / dW[-1] if dW[-1] > 0 else math.inf}
+
+    def _draw(self):
+        s = self._s
+        n = len(s["grad_norms"])
+        lo, hi = _set_bars(self._bars, s["grad_norms"])
+        db = np.array(s["delta_norms"])
+        self._dots.set_data(np.arange(1, n + 1), np.maximum(db, 1e-30))
+        lo2, hi2 = decades(max(db[db > 0].min() / 2, 1e-30) if (db > 0).any() else lo, max(db.max() * 2, 1e-30))
+        self.ax.set_ylim(min(lo, lo2), max(hi, hi2))
+        self.ax.set_xlim(0.4, n + 0.6)
+        finite = all(map(math.isfinite, s["grad_norms"]))
+        self._text.set_text(f"{s['depth']} × {s['activation']}, weights N(0, ({s['weight_scale']:.2g})²/{s['width']}):"
+                            f"   ‖∂L/∂W‖ layer 1 / layer {n} = {s['first_over_last']:.2g}"
+                            + ("" if finite else "   (overflow: some norms are inf)"))
+
+    def state(self):
+        s = dict(self._s)
+        s["bars"] = [b.get_height() for b in self._bars if b.get_visible()]
+        return s
+
+
+# ==============================================================================================
+# 09 — initialisation: activation and gradient histograms per layer
+# ==============================================================================================
+
+INIT_CHOICES = (("Xavier (Glorot) uniform", "xavier"), ("Xavier normal", "xavier_normal"), ("He normal", "he"),
+                ("LeCun normal", "lecun"), ("N(0, 0.01²)", "normal_0.01"), ("N(0, 1)", "normal_1"))
+
+
+class InitExplorer(Widget):
+    """Push a batch of standard-normal inputs through ``depth`` layers of ``width`` units and
+    backpropagate a random gradient: per-layer histograms of the activations A and of the
+    gradients δ = ∂L/∂Z, and their standard deviations.  Glorot & Bengio (2010): keep
+    Var[W] = 2/(n_in + n_out) for tanh; He et al. (2015): Var[W] = 2/n_in for ReLU."""
+
+    figsize = (8.4, 3.3)
+    MAX_DEPTH = 30
+    N = 256
+    BINS = 41
+
+    def __init__(self, init="xavier", activation="tanh", depth=10, width=100):
+        own = "InitExplorer"
+        check_choice(own, "init", init, tuple(v for _, v in INIT_CHOICES))
+        check_choice(own, "activation", activation, ACTIVATION_NAMES)
+        check_int(own, "depth", depth, 1, self.MAX_DEPTH)
+        check_int(own, "width", width, 10, 300)
+        super().__init__()
+        c = self.controls
+        c["init"] = dropdown("init", init, INIT_CHOICES)
+        c["activation"] = dropdown("activation", activation, ACTIVATION_NAMES)
+        c["depth"] = int_slider("layers", depth, 1, self.MAX_DEPTH)
+        c["width"] = int_slider("width", width, 10, 300, 10)
+        self._finish()
+
+    def _build_figure(self):
+        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.3)
+        self.ax_a, self.ax_d, self.ax_s = self.figure.subplots(1, 3)
+        self._cmap = colormaps["viridis"]
+        self._a_lines = [self.ax_a.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
+        self._d_lines = [self.ax_d.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
+        self._std_a, = self.ax_s.semilogy([], [], "o-", color=BLUE, ms=3, label="std of A")
+        self._std_d, = self.ax_s.semilogy([], [], "s-", color=RED, ms=3, label="std of δ")
+        self.ax_a.set_title("activations A  (layer 1 purple → last yellow)", fontsize=9)
+        self.ax_d.set_title("gradients δ = ∂L/∂Z per layer", fontsize=9)
+        self.ax_s.set_title("spread per layer", fontsize=9)
+        self.ax_s.set_xlabel("layer", fontsize=8)
+        self.ax_s.legend(fontsize=7, loc="best")
+        self.ax_s.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.ax_s.yaxis.set_minor_formatter(NullFormatter())
+        for ax in (self.ax_a, self.ax_d, self.ax_s):
+            ax.tick_params(labelsize=7)
+        self.ax_a.set_ylabel("fraction", fontsize=8)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        self._animate(*self._a_lines, *self._d_lines, self._std_a, self._std_d, self._text)
+
+    def _network(self, init, act, depth, width):
+        if init.startswith("normal_"):
+            return nn.MLP([width] * (depth + 1), activation=act, init="normal", std=float(init[7:]), seed=0,
+                          output_activation=act)
+        return nn.MLP([width] * (depth + 1), activation=act, init=init, seed=0, output_activation=act)
+
+    def _compute(self):
+        c = self.controls
+        init, act, depth, width = (c[k].value for k in ("init", "activation", "depth", "width"))
+        net = self._network(init, act, depth, width)
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((self.N, width))
+        A_list, deltas = [], []
+        with np.errstate(all="ignore"):
+            A = X
+            for layer in net.layers:
+                A = layer(A)
+                if isinstance(layer, nn.Activation):
+                    A_list.append(A)
+            dY = rng.standard_normal(A.shape) / self.N       # a random upstream gradient at the top
+            for layer in reversed(net.layers):
+                dY = layer.backward(dY)
+                if isinstance(layer, nn.Activation):
+                    deltas.insert(0, dY)                      # ∂L/∂Z of that layer
+        self._s = {"init": init, "activation": act, "depth": depth, "width": width,
+                   "act_std": [float(np.std(a)) for a in A_list], "delta_std": [float(np.std(d)) for d in deltas],
+                   "act_hist": self._histograms(A_list, act, "A"), "delta_hist": self._histograms(deltas, act, "d")}
+
+    def _histograms(self, arrays, act, kind):
+        """(bin centres, [fraction per bin for each layer], zeros left out) on a common range."""
+        finite = [a[np.isfinite(a)] for a in arrays]
+        zeros = kind == "A" and act in ("relu",)
+        if kind == "A" and act == "tanh":
+            lo, hi = -1.0, 1.0
+        elif kind == "A" and act == "sigmoid":
+            lo, hi = 0.0, 1.0
+        else:
+            big = max((np.percentile(np.abs(a[a != 0]), 99.5) if np.any(a != 0) else 0.0) for a in finite)
+            big = big if big > 0 else 1.0
+            lo, hi = (0.0, big) if zeros else (-big, big)
+        edges = np.linspace(lo, hi, self.BINS + 1)
+        hists = []
+        for a in finite:
+            vals = a[a != 0] if zeros else a
+            counts, _ = np.histogram(np.clip(vals, lo, hi), bins=edges)
+            hists.append(counts / max(a.size, 1))
+        return (edges[:-1] + edges[1:]) / 2, hists, zeros
+
+    def _draw(self):
+        s = self._s
+        depth = s["depth"]
+        colours = [self._cmap(i / max(depth - 1, 1)) for i in range(depth)]
+        for ax, lines, (centres, hists, zeros) in ((self.ax_a, self._a_lines, s["act_hist"]),
+                                                   (self.ax_d, self._d_lines, s["delta_hist"])):
+            for i, line in enumerate(lines):
+                line.set_visible(i < depth)
+                if i < depth:
+                    line.set_data(centres, hists[i])
+                    line.set_color(colours[i])
+            top = max(h.max() for h in hists) if hists else 1.0
+            ax.set_xlim(centres[0] - (centres[1] - centres[0]), centres[-1] + (centres[1] - centres[0]))
+            ax.set_ylim(0, _round_up(top))
+        layers_ = np.arange(1, depth + 1)
+        self._std_a.set_data(layers_, np.maximum(s["act_std"], 1e-30))
+        self._std_d.set_data(layers_, np.maximum(s["delta_std"], 1e-30))
+        both = np.array(s["act_std"] + s["delta_std"])
+        both = both[np.isfinite(both) & (both > 0)]
+        self.ax_s.set_ylim(*decades(both.min() / 2, both.max() * 2) if both.size else (1e-3, 1))
+        self.ax_s.set_xlim(0.5, depth + 0.5)
+        label = dict((v, k) for k, v in INIT_CHOICES)[s["init"]]
+        note = "  (zeros of inactive ReLUs left out)" if s["act_hist"][2] else ""
+        self._text.set_text(f"{label}, {s['activation']}, {depth} layers × {s['width']}: std of A from "
+                            f"{s['act_std'][0]:.2g} (layer 1) to {s['act_std'][-1]:.2g} (layer {depth}){note}")
+
+    def state(self):
+        s = dict(self._s)
+        s["std_plotted"] = {"A": list(self._std_a.get_ydata()), "delta": list(self._std_d.get_ydata())}
+        return s
+
+
+def _round_up(x):
+    """A y-limit a little above x, from a coarse ladder (so it changes rarely)."""
+    for v in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0):
+        if x <= v * 0.95:
+            return v
+    return 1.05
+
+
+# ==============================================================================================
+# 10 — remedies: skip connections and normalisation
+# ==============================================================================================
+
+class RemediesExplorer(Widget):
+    """Per-layer ‖∂L/∂W‖ of a deep stack of Linear → [norm] → activation blocks, optionally each
+    wrapped in a residual connection Y = X + block(X).  The skip path adds dY unchanged to every
+    block's input gradient, so the gradient reaches the first layers however deep the stack."""
+
+    figsize = (6.8, 3.2)
+    MAX_DEPTH = 50
+    NORMS = ("none", "batch", "layer")
+
+    def __init__(self, depth=20, skip=False, norm="none", activation="sigmoid", width=32):
+        own = "RemediesExplorer"
+        check_int(own, "depth", depth, 2, self.MAX_DEPTH)
+        check_choice(own, "norm", norm, self.NORMS)
+        check_choice(own, "activation", activation, ACTIVATION_NAMES)
+        check_int(own, "width", width, 4, 128)
+        if not isinstance(skip, (bool, np.bool_)):
+            raise ValueError(f"{own}: skip must be True or False, got {skip!r}")
+        self.width = width
+        super().__init__()
+        c = self.controls
+        c["depth"] = int_slider("blocks", depth, 2, self.MAX_DEPTH)
+        c["skip"] = W.Checkbox(value=bool(skip), description="skip connections (residual)", indent=False)
+        c["norm"] = dropdown("normalisation", norm, self.NORMS)
+        c["activation"] = dropdown("activation", activation, ACTIVATION_NAMES)
+        self._finish()
+
+    def build(self, depth, skip, norm, activation):
+        """The network: Linear(width→width) blocks with optional norm and skip, then Linear(width→1)."""
+        rng = np.random.default_rng(0)
+        w = self.width
+        mods = []
+        for i in range(depth):
+            block = [nn.Linear(w, w, init="xavier", seed=rng, name=f"Linear{i + 1}")]
+            if norm == "batch":
+                block.append(layers.BatchNorm(w))
+            elif norm == "layer":
+                block.append(layers.LayerNorm(w))
+            block.append(nn.make_activation(activation))
+            seq = nn.Sequential(*block, name=f"block{i + 1}")
+            mods.append(layers.Residual(seq) if skip else seq)
+        mods.append(nn.Linear(w, 1, init="xavier", seed=rng, name=f"Linear{depth + 1}"))
+        return nn.Sequential(*mods, name="Net")
+
+    def _build_figure(self):
+        ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
+        self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
+        ax.set_xlabel("layer (1 = next to the input)", fontsize=9)
+        ax.set_title("‖∂L/∂W‖ per Linear layer (log scale)", fontsize=10)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        self._animate(*self._bars, self._text)
+
+    def _compute(self):
+        c = self.controls
+        depth, skip, norm, act = (c[k].value for k in ("depth", "skip", "norm", "activation"))
+        net = self.build(depth, skip, norm, act)
+        X, y = _binary_batch(self.width)
+        L, dW, _ = _backprop(net, X, y)
+        self._s = {"depth": depth, "skip": skip, "norm": norm, "activation": act, "loss": L, "grad_norms": dW,
+                   "first_over_last": dW[0] / dW[-1] if dW[-1] > 0 else math.inf}
+
+    def _draw(self):
+        s = self._s
+        self.ax.set_ylim(*_set_bars(self._bars, s["grad_norms"]))
+        self.ax.set_xlim(0.4, len(s["grad_norms"]) + 0.6)
+        how = ("residual " if s["skip"] else "plain ") + (f"+ {s['norm']} norm " if s["norm"] != "none" else "")
+        self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / last = "
+                            f"{s['first_over_last']:.2g}")
+
+    def state(self):
+        s = dict(self._s)
+        s["bars"] = [b.get_height() for b in self._bars if b.get_visible()]
+        return s
+
+
+# ==============================================================================================
+# 12 — regularisation: L2 and dropout on a small noisy training set
+# ==============================================================================================
+
+L2_RATES = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3)
+DROPOUT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+class RegularizationExplorer(Widget):
+    """Train a 2-64-64-1 ReLU net on 30 noisy "moons" points (test set: 400 points) with L2 weight
+    decay and dropout; shows train/test loss curves and the decision map.  Without regularisation
+    the train loss goes to ~0 while the test loss climbs (overfitting); L2 or dropout shrink the gap.
+    Each setting is trained once (full batch, Adam, 300 steps) and cached."""
+
+    figsize = (7.6, 3.3)
+    STEPS, EVERY, GRID = 300, 10, 45
+
+    def __init__(self, l2=0.0, dropout=0.0):
+        own = "RegularizationExplorer"
+        check_range(own, "l2", l2, 0.0, 1.0)
+        check_range(own, "dropout", dropout, 0.0, 0.9)
+        super().__init__()
+        self._cache = {}
+        X, y = data.moons(n=430, noise=0.3, seed=1)
+        Xtr, Xte, ytr, yte = data.train_test_split(X, y, test_fraction=400 / 430, seed=0)
+        self.data = {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte}
+        self.extent = (-1.8, 2.8, -1.4, 1.9)
+        gx, gy = np.meshgrid(np.linspace(*self.extent[:2], self.GRID), np.linspace(*self.extent[2:], self.GRID))
+        self._grid = np.column_stack([gx.ravel(), gy.ravel()])
+        style = {"description_width": "initial"}
+        self.controls["l2"] = W.SelectionSlider(options=tuple(sorted(set(L2_RATES) | {float(l2)})), value=float(l2),
+                                                description="L2 rate λ", continuous_update=False, style=style)
+        self.controls["dropout"] = W.SelectionSlider(options=tuple(sorted(set(DROPOUT_RATES) | {float(dropout)})),
+                                                     value=float(dropout), description="dropout p",
+                                                     continuous_update=False, style=style)
+        self._finish()
+
+    def _train(self, l2, p):
+        """Full-batch Adam with L2 on the weights and dropout after each hidden layer; cached."""
+        if (l2, p) in self._cache:
+            return self._cache[l2, p]
+        rng = np.random.default_rng(0)
+        net = nn.Sequential(nn.Linear(2, 64, init="he", seed=rng), nn.ReLU(), layers.Dropout(p, seed=1),
+                            nn.Linear(64, 64, init="he", seed=rng), nn.ReLU(), layers.Dropout(p, seed=2),
+                            nn.Linear(64, 1, init="xavier", seed=rng))
+        opt = optim.Adam(net.parameters(), lr=0.01)
+        loss = losses.BCE(from_logits=True)
+        d = self.data
+        ytr, yte = d["y_train"].reshape(-1, 1).astype(float), d["y_test"].reshape(-1, 1).astype(float)
+        steps, train_curve, test_curve = [], [], []
+        for t in range(self.STEPS + 1):
+            if t % self.EVERY == 0:
+                net.eval()
+                steps.append(t)
+                train_curve.append(loss(net(d["X_train"]), ytr))
+                test_curve.append(loss(net(d["X_test"]), yte))
+                net.train()
+            if t == self.STEPS:
+                break
+            opt.zero_grad()
+            loss(net(d["X_train"]), ytr)
+            net.backward(loss.backward())
+            if l2 > 0:
+                regularization.l2_penalty(net, l2, add_grad=True)
+            opt.step()
+        net.eval()
+        P = activations.sigmoid(net(self._grid)[:, 0]).reshape(self.GRID, self.GRID)
+        result = {"steps": steps, "train_loss": train_curve, "test_loss": test_curve, "decision": P}
+        self._cache[l2, p] = result
+        return result
+
+    def _build_figure(self):
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.84, wspace=0.25)
+        self.ax_L, self.ax_map = self.figure.subplots(1, 2)
+        self._train_line, = self.ax_L.semilogy([], [], color=BLUE, label="train")
+        self._test_line, = self.ax_L.semilogy([], [], "--", color=ORANGE, label="test")
+        self.ax_L.set_xlim(0, self.STEPS)
+        self.ax_L.set_xlabel("step", fontsize=8)
+        self.ax_L.set_title("loss (BCE, without the penalty)", fontsize=9)
+        self.ax_L.legend(fontsize=7, loc="lower left")
+        self.ax_L.yaxis.set_minor_formatter(NullFormatter())
+        self._map = self.ax_map.imshow(np.zeros((self.GRID, self.GRID)), origin="lower", extent=self.extent,
+                                       cmap="PuOr", vmin=0, vmax=1, aspect="auto", interpolation="bilinear")
+        d, norm = self.data, Normalize(-0.25, 1.25)
+        self._test_pts = self.ax_map.scatter(d["X_test"][:, 0], d["X_test"][:, 1], c=d["y_test"], cmap="PuOr",
+                                             norm=norm, s=4, alpha=0.5, linewidths=0)
+        self._train_pts = self.ax_map.scatter(d["X_train"][:, 0], d["X_train"][:, 1], c=d["y_train"], cmap="PuOr",
+                                              norm=norm, s=30, edgecolors="black", linewidths=0.8)
+        self.ax_map.set_title("decision map (● train, · test)", fontsize=9)
+        for ax in (self.ax_L, self.ax_map):
+            ax.tick_params(labelsize=7)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        self._animate(self._train_line, self._test_line, self._map, self._test_pts, self._train_pts, self._text)
+
+    def _compute(self):
+        l2, p = self.controls["l2"].value, self.controls["dropout"].value
+        r = self._train(l2, p)
+        self._s = dict(r, l2=l2, dropout=p, final_train=r["train_loss"][-1], final_test=r["test_loss"][-1],
+                       gap=r["test_loss"][-1] - r["train_loss"][-1])
+
+    def _draw(self):
+        s = self._s
+        self._train_line.set_data(s["steps"], s["train_loss"])
+        self._test_line.set_data(s["steps"], s["test_loss"])
+        self.ax_L.set_ylim(*decades(min(s["train_loss"] + s["test_loss"]), max(s["train_loss"] + s["test_loss"])))
+        self._map.set_data(s["decision"])
+        self._text.set_text(f"λ = {s['l2']:g}, dropout p = {s['dropout']:g}:   final train loss {s['final_train']:.3f},"
+                            f"  test loss {s['final_test']:.3f},  gap {s['gap']:.3f}")
+
+    def state(self):
+        s = dict(self._s)
+        s["train_plotted"] = list(self._train_line.get_ydata())
+        s["test_plotted"] = list(self._test_line.get_ydata())
+        s["decision_plotted"] = np.array(self._map.get_array())
+        return s
