@@ -1,0 +1,276 @@
+"""Grading a batch: find the submissions, read them, run every question in its own sandboxed
+process, judge the plain numbers that come back, and collect one result per submission."""
+from __future__ import annotations
+
+import os
+import queue
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..checks import EXERCISE_KEYS, get_exercise
+from ..checks._core import CORRECT, judge_case, solutions_dir
+from .notebook import NotebookError, code_cells, exercise_key, plan_question, read_notebook
+from .sandbox import Limits, Sandbox, run_child
+
+__all__ = ["QuestionResult", "Submission", "discover", "grade", "GRADE_SEED", "STATUS_ORDER"]
+
+GRADE_SEED = 20240917        # the grader's cases differ from the ones the notebooks check
+# the most serious status of any question becomes the submission's status
+STATUS_ORDER = ("invalid_notebook", "timeout", "memory", "crash", "missing", "ok")
+
+
+@dataclass
+class QuestionResult:
+    name: str
+    label: str
+    points: float
+    score: float = 0.0
+    status: str = "ok"         # ok | timeout | crash | memory | missing
+    verdict: str = ""          # correct | not attempted yet | incorrect | "" when it did not run
+    message: str = ""
+
+
+@dataclass
+class Submission:
+    id: str                    # printable name: path relative to the argument it came from
+    path: str | None
+    exercise: str | None = None
+    status: str = "ok"         # ok | timeout | crash | memory | invalid_notebook | missing
+    message: str = ""
+    questions: list = field(default_factory=list)
+    cell_errors: list = field(default_factory=list)
+
+    @property
+    def total(self):
+        return float(sum(q.score for q in self.questions))
+
+    @property
+    def max(self):
+        return get_exercise(self.exercise).max_score if self.exercise else 0.0
+
+
+def printable(path):
+    """A path as text, with undecodable bytes of a non-UTF-8 file name shown as \\xNN."""
+    s = os.fsdecode(path)
+    return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_hidden(name):
+    return name.startswith(".") or name == "__pycache__"
+
+
+def _notebooks_under(folder):
+    """Every ``*.ipynb`` below ``folder`` (symlinks included, never followed), sorted."""
+    found = []
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not _is_hidden(d) and not os.path.islink(os.path.join(top, d)))
+        found += [os.path.join(top, f) for f in sorted(files) if f.endswith(".ipynb") and not _is_hidden(f)]
+    return found
+
+
+def discover(args):
+    """``[(id, path or None, group)]``: one entry per notebook; a folder argument holds
+    notebooks (one submission each) and/or one subfolder per student; ``path=None`` marks a
+    student folder (or argument) with no notebook at all."""
+    entries, seen = [], set()
+    for arg in args:
+        arg = os.fsdecode(arg)
+        base = arg.rstrip("/") or "/"
+        if os.path.islink(base) or not os.path.isdir(base):
+            entries.append((printable(base), base if os.path.lexists(base) else None, None))
+            continue
+        top_level = sorted(e for e in os.listdir(base) if not _is_hidden(e))
+        found_any = False
+        for name in top_level:
+            path = os.path.join(base, name)
+            if name.endswith(".ipynb") and (os.path.islink(path) or os.path.isfile(path)):
+                entries.append((printable(path), path, None))
+                found_any = True
+            elif os.path.islink(path) and os.path.isdir(path):
+                entries.append((printable(path), path, None))       # refused later: a symlink
+                found_any = True
+            elif os.path.isdir(path):
+                found = _notebooks_under(path)
+                entries += [(printable(p), p, printable(path)) for p in found]
+                if not found:
+                    entries.append((printable(path), None, printable(path)))
+                found_any = True
+        if not found_any:
+            entries.append((printable(base), None, None))
+    unique = []
+    for entry in entries:
+        key = os.path.realpath(entry[1]) if entry[1] and not os.path.islink(entry[1]) else entry[0]
+        if key not in seen:
+            seen.add(key)
+            unique.append(entry)
+    return unique
+
+
+def _load(entries, exercise):
+    """Read every notebook up front (so nothing a job does later can change what is graded)."""
+    subs, cells_of, groups_kept = [], {}, set()
+    for sid, path, group in entries:
+        sub = Submission(sid, path)
+        if path is None:
+            sub.status, sub.message = "missing", "no notebook was submitted"
+            sub.exercise = exercise
+            subs.append(sub)
+            continue
+        try:
+            nb = read_notebook(path)
+            key = exercise_key(nb, path)
+            if exercise and key and key != exercise and group is not None:
+                continue                       # another exercise's notebook in a student folder
+            key = exercise or key
+            if key not in EXERCISE_KEYS:
+                sub.exercise = None
+                raise NotebookError("invalid_notebook", "cannot tell which exercise this is (no "
+                                    "`bpcourse.exercise` metadata, no exNN in the file name); pass --exercise")
+            sub.exercise = key
+            cells_of[sid] = code_cells(nb)
+        except NotebookError as e:
+            sub.status, sub.message = e.status, f"{sub.id} {e}"
+            sub.exercise = sub.exercise or exercise or exercise_key({}, path)
+            if sub.exercise not in EXERCISE_KEYS:
+                sub.exercise = None
+        groups_kept.add(group)
+        subs.append(sub)
+    # a student folder whose notebooks all belonged to other exercises counts as missing
+    for sid, path, group in entries:
+        if group is not None and group not in groups_kept and path is not None:
+            groups_kept.add(group)
+            subs.append(Submission(group, None, exercise, "missing", f"no {exercise} notebook was submitted"))
+    for sub in subs:
+        if sub.exercise and not sub.questions:
+            sub.questions = [QuestionResult(q.name, q.label, float(q.points))
+                             for q in get_exercise(sub.exercise).questions]
+    subs.sort(key=lambda s: s.id)
+    return subs, cells_of
+
+
+def _cases(exercise, question, seed):
+    rng = np.random.default_rng([seed, int(exercise[2:]), question.number])
+    return question.cases(rng)
+
+
+def _valid_cell_errors(payload):
+    out = []
+    for e in payload.get("cell_errors") or []:
+        if isinstance(e, dict) and type(e.get("cell")) is int:
+            line = e.get("line") if type(e.get("line")) is int else None
+            out.append((e["cell"], line, str(e.get("error", "?"))[:60], str(e.get("message", ""))[:300]))
+    return out[:20]
+
+
+def _run_question(sub, q, cells, cases, sandbox, limits, slots):
+    """Grade one question of one submission; returns (QuestionResult, cell errors)."""
+    result = QuestionResult(q.name, q.label, float(q.points))
+    plan, detail = plan_question(cells, q.funcs)
+    if plan == "missing":
+        result.status, result.message = "missing", detail
+        return result, []
+    job = {"exercise": sub.exercise, "question": q.name, "cases": cases,
+           "cells": [{"index": c.index, "source": c.source} for c in detail]}
+    slot = slots.get()
+    try:
+        outcome = run_child(sandbox, job, limits, slot=slot, timeout=limits.timeout * q.timeout_factor)
+    finally:
+        slots.put(slot)
+    if outcome.payload is None:
+        result.status, result.message = outcome.status, outcome.message
+        return result, []
+    payload = outcome.payload
+    errors = _valid_cell_errors(payload)
+    result.status = outcome.status
+    undefined = payload.get("undefined")
+    if undefined:
+        names = ", ".join(f"`{n}`" for n in (undefined if isinstance(undefined, list) else [])[:5]
+                          if isinstance(n, str) and n in q.funcs) or "a graded function"
+        raised = [f"cell {c} raised {err}" for c, _, err, _ in errors]
+        why = f" ({'; '.join(raised[:3])})" if raised else ""
+        result.message = f"{names} is not defined after running the notebook's cells{why}"
+        return result, errors
+    verdict = judge_case(q, cases, payload.get("results"))
+    result.verdict, result.message = verdict.state, verdict.message
+    result.score = float(q.points) if verdict.state == CORRECT else 0.0
+    if outcome.status == "memory":
+        result.message = (result.message + "; " if result.message else "") + "ran out of memory (MemoryError)"
+    return result, errors
+
+
+def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="auto", progress=False,
+          hide=(), log=None):
+    """Grade every submission found in ``paths``; returns a list of ``Submission``, sorted by id.
+
+    ``sandbox`` is ``"auto"`` (bubblewrap when it works, else limits only), ``"bwrap"`` (required)
+    or ``"none"``; ``hide`` lists extra folders the jobs must not see (submissions, the
+    solutions folder and the grader's outputs are always hidden).
+    """
+    if exercise is not None and exercise not in EXERCISE_KEYS:
+        raise ValueError(f"unknown exercise {exercise!r}; valid: {', '.join(EXERCISE_KEYS)}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    limits = limits or Limits()
+    subs, cells_of = _load(discover(paths), exercise)
+    box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
+        sandbox, hide=[*paths, solutions_dir(), *hide], log=log)
+    slots = queue.Queue()
+    for k in range(jobs):
+        slots.put(k)
+    case_cache = {}
+    tasks = []
+    for sub in subs:
+        if sub.id not in cells_of:
+            continue
+        for i, q in enumerate(get_exercise(sub.exercise).questions):
+            key = (sub.exercise, q.name)
+            if key not in case_cache:
+                case_cache[key] = _cases(sub.exercise, q, seed)
+            tasks.append((sub, i, q, case_cache[key]))
+    remaining = {sub.id: sum(1 for t in tasks if t[0] is sub) for sub in subs}
+    bar = _progress(len(subs), progress)
+    bar.update(sum(1 for n in remaining.values() if n == 0))
+    errors_of = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [(t, pool.submit(_run_question, t[0], t[2], cells_of[t[0].id], t[3], box, limits, slots))
+                   for t in tasks]
+        for (sub, i, q, _), fut in futures:
+            result, errors = fut.result()
+            sub.questions[i] = result
+            errors_of.setdefault(sub.id, set()).update(errors)
+            remaining[sub.id] -= 1
+            if remaining[sub.id] == 0:
+                bar.update(1)
+    bar.close()
+    for sub in subs:
+        sub.cell_errors = sorted(errors_of.get(sub.id, ()), key=lambda e: (e[0], e[1] or 0, e[2], e[3]))[:10]
+        if sub.status == "ok":
+            sub.status = min((q.status for q in sub.questions), key=STATUS_ORDER.index, default="ok")
+    return subs
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True, desc="grading")
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+
+
+def scrub(text):
+    """Remove run-to-run noise (memory addresses) so reruns write identical files."""
+    return _ADDRESS.sub("0x…", text)
