@@ -122,14 +122,22 @@ def measure(contenders: dict, repeat: int = 15, min_time: float = 0.1, warmup: f
 
 
 def summarize(samples, number) -> dict:
-    """Median, quartiles and IQR of per-call times (seconds)."""
+    """Median, quartiles and IQR of per-call times (seconds); ``samples`` keeps the round order."""
     s = sorted(samples)
     if len(s) >= 2:
         q1, _, q3 = statistics.quantiles(s, n=4, method="inclusive")
     else:
         q1 = q3 = s[0]
     return {"median": statistics.median(s), "q1": q1, "q3": q3, "iqr": q3 - q1, "min": s[0],
-            "repeat": len(s), "number": number, "samples": s}
+            "repeat": len(s), "number": number, "samples": list(samples)}
+
+
+def paired_ratio(num: dict, den: dict) -> float:
+    """Median over rounds of num/den, each round's two samples taken side by side.
+
+    On a shared machine a burst of load slows every contender of a round alike, so the
+    per-round ratio is steadier than the ratio of the two medians."""
+    return statistics.median(a / b for a, b in zip(num["samples"], den["samples"], strict=True))
 
 
 def fmt_time(seconds: float) -> str:

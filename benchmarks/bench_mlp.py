@@ -183,14 +183,15 @@ def flops(shapes):
 
 
 def matmul_step(shapes, seed=1):
-    """Plain A @ B for each (M, K, N), on preallocated contiguous float64 arrays, into preallocated outputs."""
+    """Plain ``A @ B`` for each (M, K, N) on contiguous float64 arrays (each product allocates its
+    result, as every product in a training step does)."""
     import numpy as np
     rng = np.random.default_rng(seed)
-    ops = [(rng.random((M, K)), rng.random((K, N)), np.empty((M, N))) for M, K, N in shapes]
+    ops = [(rng.random((M, K)), rng.random((K, N))) for M, K, N in shapes]
 
     def step():
-        for A, B, C in ops:
-            np.matmul(A, B, out=C)
+        for A, B in ops:
+            A @ B
     return step
 
 
@@ -245,12 +246,13 @@ def run_config(sizes, batch, args):
 
 
 def verdict(batch, stats, n_flops):
-    """Derived ratios and whether this configuration's target is met."""
-    bp = stats["bpcourse"]["median"]
-    out = {"gflops_bpcourse": n_flops / bp / 1e9, "gflops_matmul": n_flops / stats["matmul"]["median"] / 1e9,
-           "matmul_fraction": stats["matmul"]["median"] / bp,
-           "loop_speedup": stats["loop"]["median"] / bp if stats.get("loop") else None,
-           "torch_ratio": bp / stats["torch"]["median"] if stats.get("torch") else None}
+    """Derived ratios (medians of per-round ratios, see ``_harness.paired_ratio``) and whether
+    this configuration's target is met."""
+    bp = stats["bpcourse"]
+    out = {"gflops_bpcourse": n_flops / bp["median"] / 1e9, "gflops_matmul": n_flops / stats["matmul"]["median"] / 1e9,
+           "matmul_fraction": H.paired_ratio(stats["matmul"], bp),
+           "loop_speedup": H.paired_ratio(stats["loop"], bp) if stats.get("loop") else None,
+           "torch_ratio": H.paired_ratio(bp, stats["torch"]) if stats.get("torch") else None}
     if stats.get("torch"):
         out["gflops_torch"] = n_flops / stats["torch"]["median"] / 1e9
     if batch <= 32:

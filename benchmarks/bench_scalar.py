@@ -194,9 +194,8 @@ def main(argv=None):
 
 
 def summarize(stats, nodes):
-    bp = stats["bpcourse"]["median"]
     mg = stats.get("micrograd")
-    speedup = mg["median"] / bp if mg else None
+    speedup = H.paired_ratio(mg, stats["bpcourse"]) if mg else None
     return {"stats": stats, "nodes": nodes, "speedup": speedup, "target": "bpcourse >= 5x faster than micrograd",
             "met": None if speedup is None else speedup >= 5.0}
 
@@ -216,7 +215,7 @@ def table(result, run=None, head=True, verdict=True):
         if name not in s:
             rows.append(f"{pre}| {result['heap']} | {name} | not installed | – | – | – |")
             continue
-        ratio = f"{s['micrograd']['median'] / s[name]['median']:.2f}x" if "micrograd" in s else "–"
+        ratio = f"{H.paired_ratio(s['micrograd'], s[name]):.2f}x" if "micrograd" in s else "–"
         rows.append(f"{pre}| {result['heap']} | {name} | {H.fmt_stat(s[name])} | "
                     f"{H.fmt_time(s[name]['median'] / result['nodes'])} | {100 * s[name]['gc_fraction']:.0f} % | {ratio} |")
     if verdict:

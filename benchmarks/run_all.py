@@ -69,7 +69,8 @@ def machine_section(mlp_machine, args):
 
 def mlp_section(runs, args):
     lines = [f"### MLP training step (float64, hidden {args.activation}, SoftmaxCrossEntropy, SGD)", "",
-             "Median time per step over timed rounds (IQR in brackets). `loop` = per-example column-vector "
+             "Median time per step over timed rounds (IQR in brackets); ratios are medians of per-round "
+             "ratios. `loop` = per-example column-vector "
              "loop written in the script; `A@B` = the plain matrix products the step needs "
              "(forward, dW, and dA_prev for all but the first layer) on contiguous arrays.", ""]
     for i, run in enumerate(runs, start=1):
