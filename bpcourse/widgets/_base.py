@@ -273,14 +273,14 @@ class Widget:
         if not self.png:
             self.render()
         data["image/png"] = base64.b64encode(self.png).decode("ascii")
-        data["text/plain"] = self._text()
+        data["text/plain"] = self._plain_text()
         return data
 
-    def _text(self):
+    def _plain_text(self):
         return f"<{type(self).__name__}: {len(self.controls)} controls; run in Jupyter for the live view>"
 
     def __repr__(self):
-        return self._text()
+        return self._plain_text()
 
     def show(self):
         """Display the widget (same as leaving it as the last expression of a cell)."""

@@ -43,6 +43,11 @@ def _set_bars(bars, values, floor=1e-30):
     return decades(min(pos) / 2, max(pos) * 2)
 
 
+def _ratio(first, last):
+    """‖∂L/∂W‖ of the first hidden layer over the last hidden one (inf if the last is 0)."""
+    return first / last if last > 0 else math.inf
+
+
 def _binary_batch(n_in, N=64, seed=0):
     """A fixed random batch: X (N, n_in) standard normal, y (N,) labels in {0, 1}."""
     rng = np.random.default_rng(seed)
@@ -103,8 +108,7 @@ class GradientFlowExplorer(Widget):
         X, y = _binary_batch(width)
         L, dW, db = _backprop(net, X, y)
         self._s = {"depth": depth, "activation": act, "weight_scale": scale, "width": width, "loss": L,
-                   "grad_norms": dW, "delta_norms": db,
-                   "first_over_last": dW[0] / dW[-1] if dW[-1] > 0 else math.inf}
+                   "grad_norms": dW, "delta_norms": db, "first_over_last": _ratio(dW[0], dW[depth - 1])}
 
     def _draw(self):
         s = self._s
@@ -117,7 +121,7 @@ class GradientFlowExplorer(Widget):
         self.ax.set_xlim(0.4, n + 0.6)
         finite = all(map(math.isfinite, s["grad_norms"]))
         self._text.set_text(f"{s['depth']} × {s['activation']}, weights N(0, ({s['weight_scale']:.2g})²/{s['width']}):"
-                            f"   ‖∂L/∂W‖ layer 1 / layer {n} = {s['first_over_last']:.2g}"
+                            f"   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = {s['first_over_last']:.2g}"
                             + ("" if finite else "   (overflow: some norms are inf)"))
 
     def state(self):
@@ -330,14 +334,14 @@ class RemediesExplorer(Widget):
         X, y = _binary_batch(self.width)
         L, dW, _ = _backprop(net, X, y)
         self._s = {"depth": depth, "skip": skip, "norm": norm, "activation": act, "loss": L, "grad_norms": dW,
-                   "first_over_last": dW[0] / dW[-1] if dW[-1] > 0 else math.inf}
+                   "first_over_last": _ratio(dW[0], dW[depth - 1])}
 
     def _draw(self):
         s = self._s
         self.ax.set_ylim(*_set_bars(self._bars, s["grad_norms"]))
         self.ax.set_xlim(0.4, len(s["grad_norms"]) + 0.6)
         how = ("residual " if s["skip"] else "plain ") + (f"+ {s['norm']} norm " if s["norm"] != "none" else "")
-        self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / last = "
+        self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = "
                             f"{s['first_over_last']:.2g}")
 
     def state(self):

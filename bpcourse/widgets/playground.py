@@ -590,7 +590,7 @@ class Playground(Widget):
             "message": self._msg.get_text() if self._msg.get_visible() else "",
         }
 
-    def _text(self):
+    def _plain_text(self):
         s = self.state()
         loss = "untrained" if s["train_loss"] is None else f"train loss {s['train_loss']:.4f}"
         return (f"<Playground {self._value('dataset')}, MLP {s['sizes']} {self._value('activation')}, "

@@ -1,0 +1,432 @@
+"""Kernel-side tests of the widgets: drive the controls from Python, read the model and the
+plotted data back (from the matplotlib artists and the PNG), and check bad values are handled."""
+import base64
+import io
+import math
+
+import numpy as np
+import PIL.Image
+import pytest
+
+import bpcourse as bp
+import bpcourse.widgets as bw
+from bpcourse.widgets import PRESETS
+
+
+def png_pixels(png):
+    return np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+
+
+def assert_png_changed(before, after):
+    a, b = png_pixels(before), png_pixels(after)
+    assert a.shape == b.shape
+    assert np.abs(a - b).sum() > 0, "the rendered figure did not change"
+
+
+# ----------------------------------------------------------------------------------------------
+# the common contract
+# ----------------------------------------------------------------------------------------------
+
+ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeExplorer, bw.SoftmaxExplorer,
+       bw.FiniteDifferenceExplorer, bw.LearningRateExplorer, bw.OptimizerExplorer, bw.GradientFlowExplorer,
+       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer]
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_contract_and_static_fallback(cls):
+    w = cls()
+    assert isinstance(w.controls, dict) and w.controls
+    assert w.view is not None and w.image.value == w.png
+    assert w.png.startswith(b"\x89PNG") and png_pixels(w.png).shape[0] > 100
+    bundle = w._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle           # the live view
+    assert base64.b64decode(bundle["image/png"]) == w.png                # the static fallback
+    assert cls.__name__ in bundle["text/plain"]
+    assert isinstance(w.state(), dict)
+    # the figure is made once: updating keeps the same Figure, axes and artists
+    fig, axes, animated = w.figure, list(w.figure.axes), list(w.animated)
+    w.update()
+    assert w.figure is fig and w.figure.axes == axes and w.animated == animated
+
+
+def test_ipython_display_emits_png_and_view():
+    from IPython.core.formatters import DisplayFormatter
+    data, _ = DisplayFormatter().format(bw.ActivationExplorer())
+    assert {"image/png", "text/plain", "application/vnd.jupyter.widget-view+json"} <= set(data)
+
+
+def test_bad_arguments_name_the_problem():
+    with pytest.raises(ValueError, match="dataset.*valid: circles"):
+        bw.Playground(dataset="swirl")
+    with pytest.raises(ValueError, match="lr must lie in"):
+        bw.Playground(lr=100)
+    with pytest.raises(ValueError, match="at most 10 hidden layers"):
+        bw.Playground(hidden=(8,) * 11)
+    with pytest.raises(ValueError, match="preset.*deep_sigmoid"):
+        bw.Playground(preset="nope")
+    with pytest.raises(ValueError, match="activation.*valid"):
+        bw.ActivationExplorer(activation="swish")
+    with pytest.raises(ValueError, match="dims"):
+        bw.LearningRateExplorer(dims=3)
+
+
+# ----------------------------------------------------------------------------------------------
+# the playground
+# ----------------------------------------------------------------------------------------------
+
+def test_playground_defaults_and_controls():
+    pg = bw.Playground()
+    c = pg.controls
+    assert pg.model.sizes == [2, 8, 8, 1] and pg.model.activation == "tanh"
+    assert isinstance(pg.loss_fn, bp.losses.BCE) and pg.loss_fn.from_logits
+    assert type(pg.optimizer) is bp.optim.SGD and pg.optimizer.lr == pytest.approx(0.03)
+    assert c["hidden_layers"].value == 2 and c["width"].value == 8
+    assert c["lr"].min == pytest.approx(-5) and c["lr"].max == pytest.approx(1)     # 1e-5 ... 10
+    assert c["hidden_layers"].max == 10 and c["width"].max == 64
+    assert set(c["dataset"].options) == {"xor", "circles", "moons", "spirals", "gaussians"}
+    assert set(c["optimizer"].options) == {"sgd", "momentum", "adam"}
+    assert set(c["loss"].options) == {"bce", "cross_entropy", "mse"}
+    n = len(pg.data["y_train"]) + len(pg.data["y_test"])
+    assert len(pg.data["y_train"]) == round(0.7 * n)
+
+
+def test_playground_training_updates_plots_in_place():
+    pg = bw.Playground(dataset="xor", hidden=(4,), lr=0.1)
+    png0, s0 = pg.png, pg.state()
+    bars = list(pg._grad_bars)
+    pg.step(400)
+    s1 = pg.state()
+    assert s1["step"] == 400
+    assert s1["train_loss"] < 0.5 * s0["train_loss"]
+    assert s1["test_acc"] > 0.9
+    assert not np.allclose(s1["decision"], s0["decision"])           # the decision map moved
+    assert s1["loss_curve"]["step"][-1] == 400 and len(s1["loss_curve"]["train"]) > 2
+    assert s1["loss_curve"]["train"][-1] == pytest.approx(s1["train_loss"])
+    # the bars show the Frobenius norms of the Linear layers' W.grad, one per layer
+    assert len(s1["grad_norms"]) == 2 and all(g > 0 for g in s1["grad_norms"])
+    assert pg._grad_bars == bars
+    assert_png_changed(png0, pg.png)
+
+
+def test_play_value_drives_ticks():
+    pg = bw.Playground()
+    k = pg.steps_per_tick
+    for v in (1, 2, 3):
+        pg.controls["play"].value = v                 # what the frontend's Play does every interval
+    assert pg.step_count == 3 * k
+    assert len(pg.tick_times) == 3
+    pg.controls["step"].click()
+    assert pg.step_count == 4 * k
+    pg.controls["reset"].click()
+    assert pg.step_count == 0 and pg.controls["play"].value == 0 and len(pg.history["step"]) == 1
+
+
+def test_changing_lr_never_resets_training():
+    pg = bw.Playground()
+    pg.step(100)
+    W_before = [p.data.copy() for p in pg.model.parameters()]
+    model, opt, hist = pg.model, pg.optimizer, len(pg.history["step"])
+    png = pg.png
+    pg.controls["lr"].value = 0.5
+    assert pg.model is model and pg.optimizer is opt and pg.optimizer.lr == pytest.approx(0.5)
+    assert pg.step_count == 100 and len(pg.history["step"]) == hist
+    assert all(np.array_equal(a, p.data) for a, p in zip(W_before, pg.model.parameters()))
+    pg.step(20)
+    assert pg.step_count == 120
+    assert pg.png != png
+
+
+@pytest.mark.parametrize("name, value, check", [
+    ("hidden_layers", 4, lambda pg: pg.model.sizes == [2, 8, 8, 8, 8, 1]),
+    ("width", 3, lambda pg: pg.model.sizes == [2, 3, 3, 1]),
+    ("activation", "relu", lambda pg: pg.model.activation == "relu"),
+    ("loss", "cross_entropy", lambda pg: pg.model.sizes[-1] == 2),
+    ("dataset", "spirals", lambda pg: np.abs(pg.data["X_train"]).max() < 1.5),
+    ("init", "constant", lambda pg: np.ptp(pg.model.linear_layers()[0].W.data) == 0),
+])
+def test_structural_controls_rebuild(name, value, check):
+    pg = bw.Playground()
+    pg.step(40)
+    pg.controls[name].value = value
+    assert pg.step_count == 0 and check(pg)
+    assert pg.last_error is None
+    pg.step(20)
+    assert pg.step_count == 20 and pg.state()["train_loss"] is not None
+
+
+def test_optimizer_change_keeps_weights():
+    pg = bw.Playground()
+    pg.step(50)
+    W = pg.model.linear_layers()[0].W.data.copy()
+    pg.controls["optimizer"].value = "adam"
+    assert isinstance(pg.optimizer, bp.optim.Adam) and pg.step_count == 50
+    assert np.array_equal(W, pg.model.linear_layers()[0].W.data)
+    pg.controls["optimizer"].value = "momentum"
+    assert pg.optimizer.momentum == pytest.approx(0.9)
+
+
+def test_regularization_shrinks_weights():
+    norms = {}
+    for reg, rate in (("none", 0.0), ("l2", 0.1), ("l1", 0.01)):
+        pg = bw.Playground(dataset="moons", hidden=(16, 16), lr=0.1, regularization=reg, reg_rate=rate)
+        pg.step(300)
+        norms[reg] = sum(np.abs(l.W.data).sum() for l in pg.model.linear_layers())
+    assert norms["l2"] < 0.8 * norms["none"] and norms["l1"] < 0.8 * norms["none"]
+
+
+def test_divergence_shows_message_and_keeps_last_finite_plot():
+    pg = bw.Playground(preset="too_high_lr")
+    pg.controls["play"].playing = True
+    pg.step(200)
+    s = pg.state()
+    assert s["diverged_at"] is not None
+    assert s["message"].startswith(f"diverged at step {s['diverged_at']}") and "lower the learning rate" in s["message"]
+    assert "diverged" in pg.status.value
+    assert pg.controls["play"].playing is False                        # paused
+    assert np.isfinite(s["decision"]).all() and all(np.isfinite(s["loss_curve"]["train"]))
+    assert all(np.isfinite(p.data).all() for p in pg.model.parameters())   # rolled back
+    # lowering the learning rate resumes from the rolled-back weights, without a reset
+    step = pg.step_count
+    pg.controls["lr"].value = 0.01
+    assert pg.diverged_at is None and pg.state()["message"] == "" and pg.step_count == step
+    pg.step(100)
+    assert pg.diverged_at is None and pg.step_count == step + 100
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(lr=10.0), dict(lr=10.0, optimizer="adam", activation="relu", init="he"),
+    dict(hidden=(8,) * 10, activation="sigmoid"), dict(hidden=(1,)), dict(hidden=()),
+    dict(lr=10.0, loss="mse", activation="identity", hidden=(64,) * 3, init="normal"),
+    dict(batch_size=1, lr=10.0, optimizer="momentum", loss="cross_entropy"),
+])
+def test_extreme_values_never_break_the_view(kwargs):
+    pg = bw.Playground(**kwargs)
+    for _ in range(5):
+        pg.tick()
+    s = pg.state()
+    assert pg.last_error is None
+    assert np.isfinite(s["decision"]).all()
+    assert all(math.isfinite(v) for v in s["grad_norms"] + s["saturation"])
+    assert all(math.isfinite(v) for v in s["loss_curve"]["train"])
+    assert s["diverged_at"] is not None or s["train_loss"] is not None
+    assert pg.png.startswith(b"\x89PNG")
+
+
+def test_extreme_control_values_from_the_frontend():
+    pg = bw.Playground()
+    c = pg.controls
+    c["lr"].value = 10.0
+    c["hidden_layers"].value = 10
+    c["activation"].value = "sigmoid"
+    c["width"].value = 1
+    for v in range(1, 6):
+        c["play"].value = v
+    assert pg.last_error is None and pg.model.sizes == [2] + [1] * 10 + [1]
+    assert pg.png.startswith(b"\x89PNG")
+
+
+def test_deep_sigmoid_preset_shows_vanishing_gradients():
+    pg = bw.Playground(preset="deep_sigmoid")
+    assert pg.model.sizes == [2] + [8] * 8 + [1] and pg.controls["preset"].value == "deep_sigmoid"
+    pg.step(100)
+    g = pg.state()["grad_norms"]
+    assert len(g) == 9 and g[0] < 1e-3 * g[-1]                    # orders of magnitude in the bars
+    # the relu + He preset at the same depth keeps them within two orders
+    g2 = bw.Playground(preset="deep_relu_he").step(100).state()["grad_norms"]
+    assert min(g2) > 1e-2 * max(g2)
+
+
+def test_explicit_arguments_override_the_preset_and_the_dropdown_applies_presets():
+    pg = bw.Playground(preset="deep_sigmoid", lr=0.05)
+    assert pg.optimizer.lr == pytest.approx(0.05) and pg.model.activation == "sigmoid"
+    pg.controls["preset"].value = "xor"
+    assert pg.model.sizes == [2, 4, 1] and pg.controls["dataset"].value == "xor" and pg.step_count == 0
+    assert PRESETS["xor"]["description"] in pg.note.value
+
+
+def test_playground_is_reproducible():
+    a = bw.Playground(seed=3).step(60).state()
+    b = bw.Playground(seed=3).step(60).state()
+    assert a["train_loss"] == b["train_loss"] and np.array_equal(a["decision"], b["decision"])
+
+
+def test_tick_is_fast_and_blits():
+    pg = bw.Playground()
+    for _ in range(3):
+        pg.tick()
+    full = pg.full_redraws
+    times = [pg.tick() for _ in range(10)]
+    assert pg.full_redraws - full <= 2          # the static background is reused
+    assert np.median(times) < 1.0               # generous: the benchmark measures the real latency
+
+
+# ----------------------------------------------------------------------------------------------
+# the explorers
+# ----------------------------------------------------------------------------------------------
+
+def test_circuit_explorer_reproduces_cs231n():
+    w = bw.CircuitExplorer()
+    s = w.state()
+    assert (s["q"], s["f"]) == (3.0, -12.0)
+    assert (s["dfdx"], s["dfdy"], s["dfdz"]) == (-4.0, -4.0, 3.0)
+    png = w.png
+    w.controls["z"].value = 2.0
+    s = w.state()
+    assert s["f"] == 6.0 and s["dfdx"] == 2.0 and s["dfdz"] == 3.0
+    assert w._grad_text["x"].get_text() == "∂f/∂x = 2"
+    assert_png_changed(png, w.png)
+
+
+def test_activation_explorer():
+    w = bw.ActivationExplorer(activation="sigmoid", z=0.0)
+    s = w.state()
+    assert s["max_fprime"] == pytest.approx(0.25) and s["fprime0"] == pytest.approx(0.25)
+    assert np.allclose(s["f_plotted"], bp.activations.sigmoid(s["z"]))
+    png = w.png
+    w.controls["activation"].value = "relu"
+    w.controls["z"].value = -1.0
+    s = w.state()
+    assert s["fprime0"] == 0.0 and np.allclose(s["fprime_plotted"], (s["z"] > 0).astype(float))
+    assert_png_changed(png, w.png)
+
+
+def test_layer_shape_explorer_reads_real_shapes():
+    w = bw.LayerShapeExplorer(sizes=(4, 3, 2), batch=5)
+    sh = w.state()["shapes"]
+    assert sh["X"] == (5, 4) and sh["W1"] == (3, 4) and sh["Z1"] == (5, 3) and sh["delta2"] == (5, 2)
+    assert sh["dW1"] == sh["W1"] and sh["db2"] == (2,)
+    w.controls["batch"].value = 7
+    w.controls["size1"].value = 6
+    s = w.state()
+    assert s["shapes"]["Z1"] == (7, 6) and s["shapes"]["W2"] == (2, 6) and s["shapes"]["dW2"] == (2, 6)
+    assert s["drawn"]["Z1"] == (7, 6) and s["drawn"]["W2"] == (2, 6) and s["drawn"]["A_prev1"] == (7, 4)
+
+
+def test_softmax_explorer():
+    w = bw.SoftmaxExplorer(n_classes=3)
+    s = w.state()
+    assert np.allclose(s["probs"], bp.activations.softmax(s["logits"])) and sum(s["probs_plotted"]) == pytest.approx(1)
+    onehot = np.eye(3)[s["target"]]
+    assert np.allclose(s["grad"], s["probs"] - onehot)                  # δ = p − y for softmax-CE
+    assert s["loss"] == pytest.approx(-math.log(s["probs"][0]))
+    for i in range(3):
+        w.controls[f"z{i}"].value = 0.0
+    assert w.state()["loss"] == pytest.approx(math.log(3))
+    w.controls["loss"].value = "mse"
+    w.controls["z0"].value = -10.0                                      # saturated: MSE gradient vanishes
+    s = w.state()
+    assert np.abs(s["grad"]).max() < 0.01 and np.allclose(s["grad_plotted"], s["grad"])
+    num = bp.numerical_gradient(lambda: _softmax_mse(z, 0), z := s["logits"].copy())
+    assert np.allclose(s["grad"], num, atol=1e-8)
+
+
+def _softmax_mse(z, t):
+    p = bp.activations.softmax(z)
+    return np.mean((p - np.eye(len(z))[t]) ** 2)
+
+
+def test_finite_difference_explorer():
+    w = bw.FiniteDifferenceExplorer()
+    s = w.state()
+    assert s["central_at_h"] < 1e-8 and s["forward_at_h"] > 1e-8       # central is O(h²), forward O(h)
+    assert 1e-7 < s["best_h_central"] < 1e-3 and 1e-10 < s["best_h_forward"] < 1e-6
+    w.controls["dtype"].value = "float32"
+    s32 = w.state()
+    assert s32["central_at_h"] > 1e-4                                   # h = 1e-6 is too small in float32
+    assert s32["best_h_central"] > s["best_h_central"]
+    w.controls["h"].value = 1e-2
+    assert w.state()["central_at_h"] < 1e-3
+    assert np.allclose(w.state()["central_plotted"], w.state()["central"])
+
+
+def test_learning_rate_explorer_matches_theory():
+    w = bw.LearningRateExplorer(curvature=1.0, lr=0.1)
+    s = w.state()
+    assert s["converges"] and s["rate"] == pytest.approx(0.9)
+    assert np.allclose(s["path"][:, 0], 0.9 ** np.arange(31))           # w_k = (1 − αλ)^k w_0
+    w.controls["lr"].value = 2.5                                        # αλ > 2 diverges
+    s = w.state()
+    assert not s["converges"] and s["loss"][-1] > s["loss"][0]
+    w.controls["momentum"].value = 0.5                                  # now αλ = 2.5 < 2 + 2β = 3
+    s = w.state()
+    assert s["converges"] and s["loss"][-1] < 1e-3 * s["loss"][0]
+    w.controls["dims"].value = 2
+    s = w.state()
+    assert s["path"].shape[1] == 2 and s["path_plotted"].shape == s["path"].shape
+    w.controls["lr"].value = 10.0
+    w.controls["curvature"].value = 10.0                                # extreme: must not crash
+    w.controls["steps"].value = 200
+    assert w.last_error is None and w.state()["diverged"]
+
+
+def test_optimizer_explorer():
+    w = bw.OptimizerExplorer()
+    s = w.state()
+    assert s["converges"] and s["loss"][-1] < s["gd_loss"][-1]         # momentum beats plain GD here
+    assert s["bound"] == pytest.approx(3.8)
+    w.controls["lr"].value = 0.05                                       # αλ_max = 5 > 3.8
+    s = w.state()
+    assert not s["converges"] and (s["diverged"] or s["loss"][-1] > s["loss"][0])
+    png = w.png
+    w.controls["optimizer"].value = "adam"
+    s = w.state()
+    assert s["optimizer"] == "adam" and "converges" not in s and np.isfinite(s["loss"]).all()
+    assert_png_changed(png, w.png)
+
+
+def test_gradient_flow_explorer():
+    w = bw.GradientFlowExplorer(depth=6, activation="sigmoid")
+    s = w.state()
+    assert len(s["grad_norms"]) == 7 and s["bars"] == pytest.approx(s["grad_norms"])
+    assert s["first_over_last"] < 1e-2
+    w.controls["activation"].value = "relu"
+    w.controls["weight_scale"].value = math.sqrt(2)                     # He scale: no vanishing
+    assert w.state()["first_over_last"] > 0.05
+    w.controls["depth"].value = 30
+    w.controls["activation"].value = "sigmoid"
+    s = w.state()
+    assert len(s["bars"]) == 31 and s["first_over_last"] < 1e-12 and w.last_error is None
+
+
+def test_init_explorer_reproduces_glorot_and_he():
+    w = bw.InitExplorer(init="xavier", activation="relu", depth=20, width=50)
+    xavier = w.state()["act_std"]
+    w.controls["init"].value = "he"
+    he = w.state()["act_std"]
+    assert xavier[-1] < 0.01 * xavier[0]                              # Xavier + ReLU collapses
+    assert 0.3 < he[-1] / he[0] < 3                                    # He keeps the scale
+    assert w.state()["std_plotted"]["A"] == pytest.approx(he)
+    w.controls["init"].value = "normal_1"
+    w.controls["activation"].value = "tanh"
+    s = w.state()
+    centres, hists, _ = s["act_hist"]
+    assert hists[-1][[0, -1]].sum() > 0.5                              # N(0,1) weights saturate tanh
+
+
+def test_remedies_explorer():
+    w = bw.RemediesExplorer(depth=20)
+    plain = w.state()["first_over_last"]
+    w.controls["skip"].value = True
+    skip = w.state()["first_over_last"]
+    assert plain < 1e-6 and skip > 1e-2
+    w.controls["skip"].value = False
+    w.controls["norm"].value = "batch"
+    assert w.state()["first_over_last"] > 100 * plain
+    w.controls["norm"].value = "layer"
+    w.controls["depth"].value = 50
+    assert len(w.state()["bars"]) == 51 and w.last_error is None
+
+
+def test_regularization_explorer():
+    w = bw.RegularizationExplorer()
+    s0 = w.state()
+    assert s0["final_train"] < 0.05 and s0["gap"] > 0.5               # overfits 30 noisy points
+    png = w.png
+    w.controls["l2"].value = 0.03
+    s1 = w.state()
+    assert s1["gap"] < 0.5 * s0["gap"] and s1["final_train"] > s0["final_train"]
+    assert not np.allclose(s1["decision_plotted"], s0["decision_plotted"])
+    assert_png_changed(png, w.png)
+    w.controls["l2"].value = 0.0
+    w.controls["dropout"].value = 0.5
+    assert w.state()["gap"] < s0["gap"]
