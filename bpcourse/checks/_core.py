@@ -176,18 +176,19 @@ def close(got, expected, what, rtol=1e-6, atol=1e-9):
     if got.shape != expected.shape:
         raise Wrong(f"{what} has shape {got.shape}, expected {expected.shape}")
     if not np.all(np.isfinite(got)):
-        bad = np.argwhere(~np.isfinite(got))[0]
-        idx = tuple(int(i) for i in bad)
-        raise Wrong(f"{what} contains {got[idx] if idx else got} at index {idx or '()'}"
-                    f" (expected {_fmt(expected[idx] if idx else expected)}); look for overflow in exp or log(0)")
+        why = "NaN or inf: an overflow in exp, or the log of 0?"
+        if got.ndim == 0:
+            raise Wrong(f"{what} is {float(got)}, expected {_fmt(expected)} ({why})")
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
+        raise Wrong(f"{what}[{', '.join(map(str, idx))}] is {got[idx]}, expected {_fmt(expected[idx])} ({why})")
     err = np.abs(got - expected)
     tol = atol + rtol * np.abs(expected)
     if np.all(err <= tol):
         return
-    idx = tuple(int(i) for i in np.unravel_index(np.argmax(err - tol), err.shape)) if err.ndim else ()
-    g, e = (got[idx], expected[idx]) if idx else (got, expected)
-    where = f" at index {idx}" if idx else ""
-    raise Wrong(f"{what}{where} is {_fmt(g)}, expected {_fmt(e)}")
+    if err.ndim == 0:
+        raise Wrong(f"{what} is {_fmt(got)}, expected {_fmt(expected)}")
+    idx = tuple(int(i) for i in np.unravel_index(np.argmax(err - tol), err.shape))
+    raise Wrong(f"{what}[{', '.join(map(str, idx))}] is {_fmt(got[idx])}, expected {_fmt(expected[idx])}")
 
 
 def numeric_grad(f, x, h=1e-6):
@@ -227,7 +228,7 @@ class Verdict:
         q = self.question
         head = f"{q.name} {q.label}: "
         if self.state == CORRECT:
-            return head + f"correct ✓  ({self.n_cases} cases passed)"
+            return head + f"correct ✓  ({self.n_cases} case{'s' if self.n_cases != 1 else ''} passed)"
         if self.state == NOT_ATTEMPTED:
             return head + ("not attempted yet — replace `raise NotImplementedError()` with your code"
                            + (f" ({self.message})" if self.message else ""))
@@ -246,6 +247,7 @@ class Question:
     mutable = ()                # inputs the learner's code is allowed to change (e.g. parameters)
     timeout_factor = 1.0        # a slow question (training) gets a multiple of the grader's timeout
     approach = ""               # a one-paragraph description, shown by solution() without the notebook
+    title = ""                  # a label for messages; defaults to the function names
 
     def __init__(self):
         self.exercise = None    # set by Exercise
@@ -256,7 +258,7 @@ class Question:
 
     @property
     def label(self):
-        return ", ".join(self.funcs)
+        return self.title or ", ".join(self.funcs)
 
     # --- the four steps (override) ---
     def cases(self, rng):
