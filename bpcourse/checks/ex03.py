@@ -153,5 +153,5 @@ class LogSigmoid(Question):
 
 q1, q2, q3, q4, q5 = Sigmoid(), SigmoidBackward(), TanhBackward(), Relu(), LogSigmoid()
 EXERCISE = Exercise("ex03", "Activations, forward and backward", "ex03_activations.ipynb",
-                    "03_one_neuron.ipynb", [q1, q2, q3, q4, q5])
+                    "03_gradient_descent.ipynb", [q1, q2, q3, q4, q5])
 hint, solution = EXERCISE.hint, EXERCISE.solution

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import nn
 from ..activations import sigmoid
-from ._core import Exercise, Question, Wrong, arr, close, get_arr, numeric_grad, unpack
+from ._core import Exercise, Question, arr, close, get_arr, numeric_grad, unpack
 
 __all__ = ["q1", "q2", "q3", "q4", "hint", "solution", "EXERCISE"]
 
@@ -37,7 +37,7 @@ class LinearForward(Question):
     hints = ("Each row of X is one example; each row of W holds one output neuron's weights.",
              "Shapes: X (N, n_in), W (n_out, n_in), Z must be (N, n_out). Which product of X and W "
              "gives that shape?",
-             "Z = X @ W.T + b; numpy broadcasting adds b to every row.")
+             "A product of X with the transpose of W, then b added to every row (numpy broadcasting does that).")
 
     def cases(self, rng):
         return [{"known": True}] + _shapes(rng, 4)
@@ -65,7 +65,8 @@ class LinearBackward(Question):
              "time: ∂Z[n, j]/∂W[j, k] = X[n, k].",
              "Each gradient has the shape of what it differentiates: dX like X, dW like W (n_out, n_in), "
              "db like b. Sum over the examples (rows) for dW and db.",
-             "BP3: db = delta.sum(axis=0).  BP4: dW = delta.T @ X.  And dX = delta @ W.")
+             "BP3 adds up the rows of delta. BP4 adds up one outer product δₙ xₙᵀ per example, which is a "
+             "single matrix product of delta transposed with X. dX sends delta back down through W.")
 
     def cases(self, rng):
         return _shapes(rng, 5)
@@ -97,7 +98,8 @@ class BackpropDelta(Question):
              "with Z_next = A @ W_next.T + b_next.",
              "Two steps of the chain rule: first ∂L/∂A (how does Z_next depend on A?), then through the "
              "element-wise sigmoid, which multiplies entry by entry.",
-             "BP2 for a batch: delta = (delta_next @ W_next) * s * (1 - s) with s = sigmoid(Z).")
+             "BP2 for a batch: first carry delta_next back through W_next (a matrix product), then multiply "
+             "entry by entry by σ'(Z) = σ(Z)(1 − σ(Z)).")
 
     def cases(self, rng):
         return _shapes(rng, 5)
@@ -123,8 +125,8 @@ class TwoLayerBackward(Question):
     hints = ("Run the forward pass again inside the function and keep Z1 and A1: backward needs them.",
              "Go from the output down: the last layer is linear (use your linear_backward), then BP2 "
              "through the sigmoid (your backprop_delta), then the first layer.",
-             "delta2 = dY; dW2 = delta2.T @ A1; db2 = delta2.sum(0); delta1 = (delta2 @ W2) * s1 * (1 - s1); "
-             "dW1 = delta1.T @ X; db1 = delta1.sum(0).")
+             "The output layer's delta is dY itself; its inputs were A1. The hidden layer's delta comes from "
+             "BP2 with W2 and Z1; its inputs were X.")
 
     def cases(self, rng):
         cases = []

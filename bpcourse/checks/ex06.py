@@ -87,7 +87,7 @@ class SGDStep(Question):
     mutable = ("params",)
     hints = ("Each Parameter p has p.data (the weights) and p.grad (∂L/∂weights, same shape).",
              "Gradient descent moves against the gradient, scaled by the learning rate.",
-             "Update in place, p.data -= lr * p.grad, for every p; return nothing.")
+             "Change every p.data in place (an augmented assignment), by lr times its gradient; return nothing.")
 
     def cases(self, rng):
         return [{"seed": int(rng.integers(2**31)), "lr": lr} for lr in (0.1, 0.5, 1e-3)]
@@ -174,7 +174,7 @@ class Train(Question):
     hints = ("One epoch: draw the mini-batches (question 1); for each, zero the gradients, forward, "
              "loss, backward, SGD step (question 2).",
              "bp.nn.MLP([64, 32, 10], activation='relu', seed=seed) and bp.losses.SoftmaxCrossEntropy() "
-             "do the layers; net.backward(loss.backward()) fills every p.grad.",
+             "do the layers; hand the loss's gradient (loss.backward()) to net.backward to fill every p.grad.",
              f"A learning rate around 0.1, batches of 32 and about 20 epochs reach {TARGET_ACCURACY:.0%}.")
 
     def cases(self, rng):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..losses import SoftmaxCrossEntropy
+from ..diagnostics import layer_gradients
 from ._core import Exercise, Question, Wrong, arr, close, digest, get_arr
 
 __all__ = ["q1", "q2", "q3", "hint", "solution", "EXERCISE"]
@@ -68,10 +68,12 @@ class XavierUniform(Initialiser):
              "Draw from rng.uniform between −l and l, in the shape (n_out, n_in).")
 
     def judge_distribution(self, W, n_in, n_out):
-        limit = np.sqrt(6.0 / (n_in + n_out))
+        var = 2.0 / (n_in + n_out)
+        limit = np.sqrt(3.0 * var)          # U(−l, l) has variance l²/3
         if np.abs(W).max() > limit * (1 + 1e-12):
-            raise Wrong(f"max |W| is {np.abs(W).max():.4g}, above the Xavier limit sqrt(6/(n_in+n_out)) = {limit:.4g}")
-        self.judge_mean_var(W, 2.0 / (n_in + n_out))
+            raise Wrong(f"max |W| is {np.abs(W).max():.4g}, above the bound l = {limit:.4g} of a uniform "
+                        f"distribution with variance 2/(n_in + n_out)")
+        self.judge_mean_var(W, var)
         inside = float(np.mean(np.abs(W) < limit / 2))
         if not 0.46 <= inside <= 0.54 or np.abs(W).max() < 0.98 * limit:
             raise Wrong(f"W does not look uniform on [−l, l]: {inside:.0%} of the entries lie within l/2 "
@@ -126,10 +128,7 @@ class GradNorms(Question):
 
     def judge(self, case, inputs, out):
         net, X, y = _net(case)
-        loss = SoftmaxCrossEntropy()
-        loss(net.forward(X), y)
-        net.backward(loss.backward())
-        expected = np.array([np.linalg.norm(layer.W.grad) for layer in net.linear_layers()])
+        expected = np.array(list(layer_gradients(net, X, y, "cross_entropy")["dW"].values()))
         got = get_arr(out, "norms", what="the list of norms")
         if got.shape != expected.shape:
             raise Wrong(f"got {got.size} norms, expected {expected.size} (one per Linear layer)")

@@ -37,6 +37,9 @@ def build_parser():
                         "bwrap: require it; none: limits only")
     p.add_argument("--hide", action="append", default=[], metavar="DIR",
                    help="another folder graded code must not see (repeatable)")
+    p.add_argument("--one-submission", action="store_true",
+                   help="everything given is ONE student's upload: grade its notebook for --exercise "
+                        "(as on Gradescope)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     return p
 
@@ -51,7 +54,8 @@ def main(argv=None):
     start = time.monotonic()
     try:
         subs = grade(args.submissions, exercise=args.exercise, jobs=args.jobs, limits=limits, seed=args.seed,
-                     sandbox=args.sandbox, progress=not args.quiet, hide=[*args.hide, *outputs])
+                     sandbox=args.sandbox, progress=not args.quiet, hide=[*args.hide, *outputs],
+                     one_submission=args.one_submission)
     except (RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

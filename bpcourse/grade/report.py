@@ -95,19 +95,17 @@ def feedback_text(s):
     if s.exercise:
         hints = {q.name: (q.hints[0] if q.hints else "") for q in get_exercise(s.exercise).questions}
     for q in s.questions:
-        state = q.verdict or {"ok": "not graded"}.get(q.status, q.status)
+        state = q.verdict + (f" (status: {q.status})" if q.status != "ok" else "") if q.verdict else q.status
         lines.append(f"## {q.name} {q.label} — {_fmt(q.score)} / {_fmt(q.points)}: {state}")
-        if q.status != "ok":
-            lines.append(f"Status: {q.status}")
         if q.message:
             lines.append(scrub(q.message))
-        if q.verdict != CORRECT and hints.get(q.name) and s.status != "invalid_notebook":
+        if q.verdict not in (CORRECT, "") and hints.get(q.name):
             lines.append(f"Hint: {hints[q.name]}")
         lines.append("")
     if s.cell_errors:
         lines += ["## Errors while running your notebook's cells", ""]
-        for cell, line, err, msg in s.cell_errors:
-            at = f"cell {cell}" + (f", line {line}" if line else "")
+        for _, first, line, err, msg in s.cell_errors:
+            at = f"the cell starting `{first}`" + (f", line {line}" if line else "")
             lines.append(f"- {at}: {err}" + (f": {scrub(msg)}" if msg else ""))
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -136,7 +134,8 @@ def gradescope_result(s):
                       "status": "passed" if q.verdict == CORRECT else "failed", "output": "\n".join(out),
                       "visibility": "visible"})
     summary = [f"Status: {s.status}"] + ([scrub(s.message)] if s.message else [])
-    summary += [f"cell {c}{f', line {ln}' if ln else ''}: {e}: {scrub(m)}" for c, ln, e, m in s.cell_errors]
+    summary += [f"the cell starting `{first}`{f', line {ln}' if ln else ''}: {e}: {scrub(m)}"
+                for _, first, ln, e, m in s.cell_errors]
     return {"score": s.total, "output": "\n".join(summary), "tests": tests, "visibility": "visible",
             "stdout_visibility": "hidden"}
 

@@ -110,6 +110,28 @@ def discover(args):
     return unique
 
 
+def pick_one(paths, exercise):
+    """For one student's upload (Gradescope): the notebook to grade among everything under
+    ``paths`` — one of the right exercise, preferably under its usual file name; ``None`` if
+    there is no notebook at all."""
+    candidates = []
+    for arg in map(os.fsdecode, paths):
+        candidates += _notebooks_under(arg) if os.path.isdir(arg) and not os.path.islink(arg) else [arg]
+    usual = get_exercise(exercise).notebook if exercise else None
+    ranked = []
+    for path in candidates:
+        try:
+            key = exercise_key(read_notebook(path), path)
+        except NotebookError:
+            ranked.append((3, path))
+            continue
+        if exercise and key not in (None, exercise):
+            ranked.append((2, path))
+        else:
+            ranked.append((0 if os.path.basename(path) == usual else 1, path))
+    return min(ranked)[1] if ranked else None
+
+
 def _load(entries, exercise):
     """Read every notebook up front (so nothing a job does later can change what is graded)."""
     subs, cells_of, groups_kept = [], {}, set()
@@ -157,12 +179,21 @@ def _cases(exercise, question, seed):
     return question.cases(rng)
 
 
-def _valid_cell_errors(payload):
+def _first_line(source):
+    line = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def _valid_cell_errors(payload, cells):
+    """(cell index, first line of the cell, line, error, message) for each failing cell."""
+    first = {c.index: _first_line(c.source) for c in cells}
     out = []
-    for e in payload.get("cell_errors") or []:
-        if isinstance(e, dict) and type(e.get("cell")) is int:
+    errors = payload.get("cell_errors")
+    for e in errors if isinstance(errors, list) else []:
+        if isinstance(e, dict) and type(e.get("cell")) is int and e["cell"] in first:
             line = e.get("line") if type(e.get("line")) is int else None
-            out.append((e["cell"], line, str(e.get("error", "?"))[:60], str(e.get("message", ""))[:300]))
+            out.append((e["cell"], first[e["cell"]], line, str(e.get("error", "?"))[:60],
+                        str(e.get("message", ""))[:300]))
     return out[:20]
 
 
@@ -184,38 +215,45 @@ def _run_question(sub, q, cells, cases, sandbox, limits, slots):
         result.status, result.message = outcome.status, outcome.message
         return result, []
     payload = outcome.payload
-    errors = _valid_cell_errors(payload)
+    errors = _valid_cell_errors(payload, detail)
     result.status = outcome.status
     undefined = payload.get("undefined")
     if undefined:
         names = ", ".join(f"`{n}`" for n in (undefined if isinstance(undefined, list) else [])[:5]
                           if isinstance(n, str) and n in q.funcs) or "a graded function"
-        raised = [f"cell {c} raised {err}" for c, _, err, _ in errors]
+        raised = [f"the cell starting `{first}` raised {err}" for _, first, _, err, _ in errors]
         why = f" ({'; '.join(raised[:3])})" if raised else ""
+        result.verdict = "not defined"
         result.message = f"{names} is not defined after running the notebook's cells{why}"
         return result, errors
     verdict = judge_case(q, cases, payload.get("results"))
     result.verdict, result.message = verdict.state, verdict.message
     result.score = float(q.points) if verdict.state == CORRECT else 0.0
-    if outcome.status == "memory":
-        result.message = (result.message + "; " if result.message else "") + "ran out of memory (MemoryError)"
+    if outcome.status == "memory" and "MemoryError" not in result.message:
+        result.message = (result.message + "; " if result.message else "") + "a cell ran out of memory (MemoryError)"
     return result, errors
 
 
 def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="auto", progress=False,
-          hide=(), log=None):
+          hide=(), log=None, one_submission=False):
     """Grade every submission found in ``paths``; returns a list of ``Submission``, sorted by id.
 
     ``sandbox`` is ``"auto"`` (bubblewrap when it works, else limits only), ``"bwrap"`` (required)
     or ``"none"``; ``hide`` lists extra folders the jobs must not see (submissions, the
-    solutions folder and the grader's outputs are always hidden).
+    solutions folder and the grader's outputs are always hidden).  ``one_submission=True``
+    treats everything in ``paths`` as one student's upload and grades the best-matching notebook.
     """
     if exercise is not None and exercise not in EXERCISE_KEYS:
         raise ValueError(f"unknown exercise {exercise!r}; valid: {', '.join(EXERCISE_KEYS)}")
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     limits = limits or Limits()
-    subs, cells_of = _load(discover(paths), exercise)
+    if one_submission:
+        chosen = pick_one(paths, exercise)
+        entries = [(printable(chosen) if chosen else printable(os.fsdecode(paths[0]).rstrip("/")), chosen, None)]
+    else:
+        entries = discover(paths)
+    subs, cells_of = _load(entries, exercise)
     box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
         sandbox, hide=[*paths, solutions_dir(), *hide], log=log)
     slots = queue.Queue()
@@ -247,7 +285,7 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
                 bar.update(1)
     bar.close()
     for sub in subs:
-        sub.cell_errors = sorted(errors_of.get(sub.id, ()), key=lambda e: (e[0], e[1] or 0, e[2], e[3]))[:10]
+        sub.cell_errors = sorted(errors_of.get(sub.id, ()), key=lambda e: (e[0], e[2] or 0, e[3], e[4]))[:10]
         if sub.status == "ok":
             sub.status = min((q.status for q in sub.questions), key=STATUS_ORDER.index, default="ok")
     return subs

@@ -310,7 +310,8 @@ def _outcome(rc, timed_out, flooded, result, nonce, timeout, limits, sandbox):
     if problem:
         return ChildOutcome("crash", None, problem)
     if rc == 70:
-        return ChildOutcome("crash", None, "the grading process failed (is the course package installed?)")
+        return ChildOutcome("crash", None, "the grading process itself failed while running this notebook "
+                                           "(does the notebook change Python's builtins or the course package?)")
     return ChildOutcome("crash", None, f"the Python process exited (code {rc}) before grading finished; "
                                        f"does the notebook call exit() or os._exit()?")
 
