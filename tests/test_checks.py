@@ -1,0 +1,226 @@
+"""The learner's instant feedback: every reference solution is 'correct' in under a second,
+every untouched exercise is 'not attempted yet', and typical mistakes are 'incorrect' with a
+message that says what failed."""
+import io
+import json
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bpcourse.checks import EXERCISE_KEYS, get_exercise
+from bpcourse.checks import _core
+from bpcourse.checks._core import CORRECT, INCORRECT, NOT_ATTEMPTED, judge_case, run_case
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _namespace(folder, key):
+    """Run a notebook's definition cells (not its checks or demos) and return its namespace."""
+    path = next((ROOT / folder).glob(f"{key}_*.ipynb"))
+    ns = {"__name__": "__main__"}
+    with redirect_stdout(io.StringIO()):
+        for cell in json.loads(path.read_text())["cells"]:
+            tags = cell.get("metadata", {}).get("tags", [])
+            if cell["cell_type"] == "code" and not {"check", "raises-exception"} & set(tags):
+                exec(compile("".join(cell["source"]), str(path), "exec"), ns)
+    return ns
+
+
+SOLVED = {key: _namespace("solutions", key) for key in EXERCISE_KEYS}
+UNSOLVED = {key: _namespace("exercises", key) for key in EXERCISE_KEYS}
+QUESTIONS = [(key, q.name) for key in EXERCISE_KEYS for q in get_exercise(key).questions]
+
+
+def _verdict(ns, key, name, **overrides):
+    q = get_exercise(key).question(name)
+    funcs = [overrides.get(f, ns.get(f)) for f in q.funcs]
+    return q.verdict(*funcs)
+
+
+@pytest.mark.parametrize("key, name", QUESTIONS)
+def test_reference_solution_is_correct_within_a_second(key, name):
+    start = time.perf_counter()
+    verdict = _verdict(SOLVED[key], key, name)
+    took = time.perf_counter() - start
+    assert verdict.state == CORRECT, verdict.message
+    assert "correct ✓" in str(verdict)
+    assert took < 1.0, f"{key} {name} took {took:.2f} s"
+
+
+@pytest.mark.parametrize("key, name", QUESTIONS)
+def test_untouched_exercise_is_not_attempted(key, name):
+    verdict = _verdict(UNSOLVED[key], key, name)
+    assert verdict.state == NOT_ATTEMPTED
+    assert "not attempted yet" in str(verdict)
+    assert verdict.score == 0
+
+
+def _src(code):
+    ns = {"np": np, "math": __import__("math"), "bp": __import__("bpcourse")}
+    exec(code, ns)
+    return ns
+
+
+# (exercise, question, a wrong implementation, words the message must contain)
+MISTAKES = [
+    ("ex01", "q1", "def df_dx(x):\n    return math.cos(x * x)", "expected"),
+    ("ex01", "q4", "def circuit_grad(x, y, z):\n    return z, z, x", "df_dz"),
+    ("ex01", "q5", "def grad_u(x, y):\n    s = 1/(1+math.exp(-(x*y+y*y)))\n    return s*(1-s)*y, s*(1-s)*x",
+     "du_dy"),
+    ("ex02", "q1", None, "a.grad"),      # mul with = instead of += (see below)
+    ("ex03", "q1", "def sigmoid(Z):\n    return np.exp(Z) / (1 + np.exp(Z))", "NaN or inf"),
+    ("ex03", "q4", "def relu(Z):\n    return np.maximum(Z, 0)\ndef relu_backward(dA, Z):\n    return dA * (Z >= 0)",
+     "relu'(0) = 0"),
+    ("ex03", "q2", "def sigmoid_backward(dA, Z):\n    dA *= 0.25\n    return dA", "in place"),
+    ("ex03", "q5", "def log_sigmoid(Z):\n    return np.log(1 / (1 + np.exp(-Z)))", "NaN or inf"),
+    ("ex04", "q1", "def linear_forward(X, W, b):\n    return X @ W.T", "Z"),
+    ("ex04", "q2", "def linear_backward(delta, X, W):\n    return delta @ W, X.T @ delta, delta.sum(0)",
+     "dW has shape"),
+    ("ex04", "q2", "def linear_backward(delta, X, W):\n    return delta @ W, delta.T @ X, delta.mean(0)", "db"),
+    ("ex04", "q3", "def backprop_delta(delta_next, W_next, Z):\n    return delta_next @ W_next", "delta"),
+    ("ex05", "q1", "def softmax(Z):\n    E = np.exp(Z)\n    return E / E.sum(axis=1, keepdims=True)", "NaN or inf"),
+    ("ex05", "q2", "def cross_entropy(Z, y):\n    P = np.exp(Z - Z.max(1, keepdims=True))\n"
+                   "    P /= P.sum(1, keepdims=True)\n    return -np.log(P[np.arange(len(y)), y]).mean()", "the loss"),
+    ("ex05", "q3", "def cross_entropy_backward(Z, y):\n    d = np.exp(Z - Z.max(1, keepdims=True))\n"
+                   "    d /= d.sum(1, keepdims=True)\n    d[np.arange(len(y)), y] -= 1\n    return d", "dZ"),
+    ("ex06", "q1", "def minibatches(N, batch_size, rng):\n"
+                   "    return [np.arange(N)[i:i + batch_size] for i in range(0, N, batch_size)]", "shuffle"),
+    ("ex06", "q1", "def minibatches(N, batch_size, rng):\n    order = rng.permutation(N)\n"
+                   "    return [order[i:i + batch_size] for i in range(0, N - batch_size + 1, batch_size)]",
+     "batch sizes"),
+    ("ex06", "q2", "def sgd_step(params, lr):\n    for p in params:\n        p.data += lr * p.grad", "after the step"),
+    ("ex06", "q3", "def train(X, y, seed):\n    return bp.nn.MLP([64, 10], seed=seed)", "accuracy"),
+    ("ex06", "q3", "def train(X, y, seed):\n    return 'a network'", "Sequential"),
+    ("ex07", "q1", "def numerical_gradient(f, x, h=1e-5):\n    g = np.zeros_like(x)\n"
+                   "    for i in np.ndindex(x.shape):\n        x2 = x.copy(); x2[i] += h\n"
+                   "        g[i] = (f(x2) - f(x)) / h\n    return g", "one-sided"),
+    ("ex07", "q1", "def numerical_gradient(f, x, h=1e-5):\n    g = np.zeros_like(x)\n"
+                   "    for i in np.ndindex(x.shape):\n        old = x[i]; x[i] = old + h; a = f(x)\n"
+                   "        x[i] = old - h; b = f(x)\n        g[i] = (a - b) / (2 * h)\n    return g", "in place"),
+    ("ex07", "q2", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))",
+     "nan"),
+    ("ex07", "q3", "def gradient_ok(f, grad_f, x):\n    return True", "this gradient is wrong"),
+    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    return rng.normal(0, np.sqrt(2 / (n_in + n_out)), (n_out, n_in))",
+     "max |W|"),
+    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    l = np.sqrt(6 / (n_in + n_out))\n"
+                   "    return np.random.default_rng(0).uniform(-l, l, (n_out, n_in))", "another seed"),
+    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    return rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)",
+     "variance"),
+    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    l = np.sqrt(6 / n_in)\n    return rng.uniform(-l, l, (n_out, n_in))",
+     "does not look normal"),
+    ("ex08", "q3", "def grad_norms(net, X, y):\n    loss = bp.losses.SoftmaxCrossEntropy()\n    loss(net.forward(X), y)\n"
+                   "    net.backward(loss.backward())\n"
+                   "    return [np.linalg.norm(l.W.grad) for l in net.layers if isinstance(l, bp.nn.Linear)]", "norms"),
+    ("ex09", "q1", "def batchnorm_forward(X, gamma, beta, eps=1e-5):\n"
+                   "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
+    ("ex09", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
+                   "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("key, name, code, words", MISTAKES,
+                         ids=[f"{k}-{n}-{i}" for i, (k, n, _, _) in enumerate(MISTAKES)])
+def test_typical_mistakes_are_incorrect_with_a_useful_message(key, name, code, words):
+    if code is None:      # ex02: a multiplication rule that overwrites instead of accumulating
+        cell = next(c for c in json.loads((ROOT / "solutions/ex02_value.ipynb").read_text())["cells"]
+                    if "class Value" in "".join(c["source"]))
+        src = "".join(cell["source"]).replace("self.grad += other.data * out.grad", "self.grad = other.data * out.grad")
+        overrides = {"Value": _src("import math\n" + src)["Value"]}
+    else:
+        overrides = {k: v for k, v in _src(code).items() if callable(v) and not k.startswith("_")}
+    verdict = _verdict(SOLVED[key], key, name, **overrides)
+    assert verdict.state == INCORRECT, str(verdict)
+    assert words in verdict.message, verdict.message
+    text = str(verdict)
+    assert "incorrect ✗" in text and f"check.hint({int(name[1:])})" in text
+    assert "case " in verdict.message
+
+
+def test_a_check_prints_one_verdict_line_and_returns_nothing(capsys):
+    from bpcourse.checks import ex04
+    assert ex04.q1(SOLVED["ex04"]["linear_forward"]) is None
+    out = capsys.readouterr().out
+    assert out.strip().splitlines() == ["q1 linear_forward: correct ✓  (5 cases passed)"]
+
+
+def test_wrong_arguments_get_a_clear_error():
+    from bpcourse.checks import ex09
+    with pytest.raises(TypeError, match="needs 2 argument"):
+        ex09.q2(SOLVED["ex09"]["batchnorm_forward"])
+    with pytest.raises(TypeError, match="should be your function"):
+        ex09.q1(np.zeros(3))
+
+
+def test_a_learner_exception_is_reported_with_the_case():
+    def linear_forward(X, W, b):
+        raise ValueError("shapes do not align")
+    v = get_exercise("ex04").question("q1").verdict(linear_forward)
+    assert v.state == INCORRECT and "raised ValueError: shapes do not align" in v.message
+    assert "case 1 of 5 (X (1, 2), W (3, 2), b (3,))" in v.message
+
+
+def test_objects_that_claim_equality_or_are_not_numbers_are_incorrect():
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+    for value in (AlwaysEqual(), "Z", [[1, 2], [3]], np.array([object()])):
+        v = get_exercise("ex04").question("q1").verdict(lambda X, W, b, value=value: value)
+        assert v.state == INCORRECT, value
+
+
+def test_hints_get_more_specific_and_stop_at_the_last(capsys):
+    ex = get_exercise("ex05")
+    ex._hint_level.clear()
+    for expected in (1, 2, 3, 3):
+        ex.hint(3)
+        assert f"q3 hint {expected} of 3" in capsys.readouterr().out
+    ex.hint("q3", level=1)
+    assert "q3 hint 1 of 3" in capsys.readouterr().out
+
+
+def test_solution_shows_the_reference_when_the_solutions_folder_exists(capsys):
+    get_exercise("ex04").solution(2)
+    out = capsys.readouterr().out
+    assert "def linear_backward" in out and "BEGIN SOLUTION" not in out
+
+
+def test_solution_without_the_solutions_folder_describes_the_approach(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(_core, "solutions_dir", lambda: tmp_path)
+    get_exercise("ex04").solution("linear_backward")
+    out = capsys.readouterr().out
+    assert "not in this copy of the course" in out and "def linear_backward" not in out
+
+
+def test_question_lookup_names_the_valid_choices():
+    with pytest.raises(ValueError, match="valid: q1, q2, q3"):
+        get_exercise("ex05").question("q7")
+    with pytest.raises(ValueError, match="valid: ex01"):
+        get_exercise("ex10")
+
+
+@pytest.mark.parametrize("results", [
+    None, [], ["x"], [{"status": "returned"}], [{"status": "returned", "out": {"Z": {"shape": "2"}}}],
+    [{"status": "returned", "out": {"Z": {"shape": [1, 3], "dtype": "float64", "data": [1.5, 1.5, True]}}}],
+    [{"status": "returned", "out": {"Z": {"shape": [1, 3], "dtype": "float64", "data": [1.5, 1.5, "3"]}},
+      "after": {}}],
+    [{"status": "error", "error": 5, "message": ["x"]}],
+])
+def test_malformed_results_are_incorrect_never_an_exception(results):
+    q = get_exercise("ex04").question("q1")
+    cases = q.cases(np.random.default_rng(0))
+    assert judge_case(q, cases, results).state == INCORRECT
+
+
+def test_the_grader_path_and_the_notebook_path_agree():
+    """run_case -> JSON -> judge_case is exactly what the grader does across the process boundary."""
+    q = get_exercise("ex05").question("q3")
+    cases = q.cases(np.random.default_rng(123))
+    f = SOLVED["ex05"]["cross_entropy_backward"]
+    results = [json.loads(json.dumps(run_case(q, [f], q.inputs(c)))) for c in cases]
+    assert judge_case(q, cases, results).state == CORRECT
+    results[1]["out"]["dZ"]["data"][0] += 1e-3
+    assert judge_case(q, cases, results).state == INCORRECT
