@@ -1,0 +1,193 @@
+"""Fixtures for the real-browser tests: a throw-away JupyterLab started with ``make lab`` on a
+loopback port, and headless Debian Chromium driven by Python playwright.
+
+Nothing here touches the network or the user's Jupyter settings: the server gets its own root,
+settings, workspace, config, data and runtime folders under a temporary directory, no token and
+no password, and listens on 127.0.0.1 only.  Teardown shuts the kernels down and kills the
+server's process group.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SERVER_START_TIMEOUT = 120     # seconds; the first start of JupyterLab on a loaded machine is slow
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ui: real-browser test (JupyterLab + headless Chromium); needs the "
+                                       "Debian 'chromium' package")
+
+
+def find_chromium():
+    """Path of the system Chromium, or fail with how to get it (CI installs it in .ci/run)."""
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail("the browser tests need Chromium, which is not installed: install the Debian package "
+                "with `sudo apt-get install chromium` (.ci/run does this on CI)", pytrace=False)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5.0):
+    """(status, body) of a GET, or (None, error text) if the server does not answer."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as e:
+        return None, str(e)
+
+
+class LabServer:
+    """``make lab`` with LAB_ARGS pointing every JupyterLab folder at a temporary directory."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.root = tmp / "root"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp / "jupyterlab.log"
+        self.proc = None
+
+    def prepare(self):
+        dirs = {name: self.tmp / name for name in ("root", "settings", "workspaces", "config", "data", "runtime",
+                                                    "ipython")}
+        for d in dirs.values():
+            d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(HERE / "ui_widgets.ipynb", self.root / "ui_widgets.ipynb")
+        welcome = REPO / "notebooks" / "00_welcome.ipynb"      # what `make lab` opens
+        if not welcome.exists():
+            pytest.fail(f"{welcome} is missing: `make lab` opens it", pytrace=False)
+        (self.root / "notebooks").mkdir(exist_ok=True)
+        shutil.copy(welcome, self.root / "notebooks" / welcome.name)
+        # no news / update pop-ups over the notebook (and no network requests for them)
+        notif = dirs["settings"] / "@jupyterlab" / "apputils-extension"
+        notif.mkdir(parents=True, exist_ok=True)
+        (notif / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        return dirs
+
+    def command(self, dirs):
+        """``make lab`` as in the README, run in the throw-away root (a copy of the course tree).
+
+        make -C root: ``make lab`` opens ``notebooks/00_welcome.ipynb`` relative to where it runs, and
+        JupyterLab refuses a file outside its root_dir; VENV points make at the repository's .venv
+        and ``-o`` stops it from rebuilding that from inside a test (make test has just done so).
+        """
+        lab_args = " ".join([
+            "--no-browser", f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
+            f"--ServerApp.root_dir={dirs['root']}", f"--LabApp.user_settings_dir={dirs['settings']}",
+            f"--LabApp.workspaces_dir={dirs['workspaces']}",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ])
+        venv = REPO / ".venv"
+        return ["make", "--no-print-directory", "-C", str(dirs["root"]), "-f", str(REPO / "Makefile"),
+                f"VENV={venv}", "-o", str(venv / ".installed"), "lab", f"LAB_ARGS={lab_args}"]
+
+    def start(self):
+        dirs = self.prepare()
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(dirs["config"]), JUPYTER_DATA_DIR=str(dirs["data"]),
+                   JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["ipython"]),
+                   BROWSER="true")
+        env.pop("JUPYTER_TOKEN", None)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(self.command(dirs), cwd=REPO, env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"`make lab` exited with code {self.proc.returncode} before answering:\n{self.log_text()}",
+                            pytrace=False)
+            status, _ = http_get(f"{self.url}/api/status", timeout=2)
+            if status == 200:
+                return self
+            time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"JupyterLab did not answer on {self.url} within {SERVER_START_TIMEOUT} s:\n{self.log_text()}",
+                    pytrace=False)
+
+    def get(self, path, timeout=10.0):
+        """(status, body) of GET {url}{path}."""
+        return http_get(f"{self.url}{path}", timeout=timeout)
+
+    def log_text(self, tail=4000):
+        try:
+            return self.log_path.read_text()[-tail:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        status, body = http_get(f"{self.url}/api/kernels", timeout=3)
+        if status == 200:                       # shut the kernels down through the API first
+            for k in json.loads(body):
+                req = urllib.request.Request(f"{self.url}/api/kernels/{k['id']}", method="DELETE")
+                try:
+                    urllib.request.urlopen(req, timeout=10).close()
+                except OSError:
+                    pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    return find_chromium()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory, chromium_path):
+    server = LabServer(tmp_path_factory.mktemp("jupyterlab"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    context.close()
