@@ -1,0 +1,285 @@
+"""The batch grader: solutions score full marks, exercises zero, and an adversarial corpus of
+hostile submissions is graded in one batch without the batch failing, each with its expected
+status — twice, with byte-identical results.
+
+The corpus runs inside bubblewrap (``.ci/run`` installs it).  Hostile code such as a fork bomb
+is never run without the sandbox: if bubblewrap does not work here these tests fail (set
+BPCOURSE_SKIP_SANDBOX_TESTS=1 to skip them on a machine without it).
+"""
+import csv
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from bpcourse.grade.notebook import Cell, plan_question
+from bpcourse.grade.report import write_csv
+from bpcourse.grade.runner import Submission, grade
+from bpcourse.grade.sandbox import UID_BASE, Limits, Sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+STATUSES = {"ok", "timeout", "crash", "memory", "invalid_notebook", "missing"}
+_spec = importlib.util.spec_from_file_location("make_corpus", ROOT / "tests" / "grading_corpus" / "make_corpus.py")
+corpus = importlib.util.module_from_spec(_spec)
+sys.modules["make_corpus"] = corpus          # dataclasses look their module up there
+_spec.loader.exec_module(corpus)
+
+
+def _grade_cli(*args, cwd):
+    cmd = [sys.executable, "-m", "bpcourse.grade", *map(str, args)]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def _rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["submission"]: row for row in csv.DictReader(f)}
+
+
+def _snapshot(folder):
+    """Every file and link under folder -> its content hash (links: their target)."""
+    out = {}
+    for top, dirs, files in os.walk(os.fsencode(folder)):
+        for name in dirs + files:
+            p = os.path.join(top, name)
+            if os.path.islink(p):
+                out[p] = b"link:" + os.readlink(p)
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    out[p] = hashlib.sha256(f.read()).digest()
+            else:
+                out[p] = b"dir"
+    return out
+
+
+def _sandbox_processes():
+    n = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            n += os.stat(f"/proc/{pid}").st_uid >= UID_BASE
+        except OSError:
+            pass
+    return n
+
+
+@pytest.fixture(scope="module")
+def bwrap_available():
+    if os.environ.get("BPCOURSE_SKIP_SANDBOX_TESTS") == "1":
+        pytest.skip("BPCOURSE_SKIP_SANDBOX_TESTS=1")
+    messages = []
+    box = Sandbox("auto", log=messages.append)
+    if box.kind != "bwrap":
+        pytest.fail(f"bubblewrap is needed to grade hostile code safely: {box.reason} "
+                    "(Debian: apt-get install bubblewrap; .ci/run does it)")
+    return box
+
+
+@pytest.fixture(scope="module")
+def graded_corpus(tmp_path_factory, bwrap_available):
+    """Build the corpus, grade it twice with the CLI, keep both sets of outputs."""
+    base = tmp_path_factory.mktemp("corpus")
+    out1, out2 = base / "run1", base / "run2"
+    out1.mkdir()
+    out2.mkdir()
+    paths = corpus.build(base / "submissions", gradebook=out1 / "grades.csv")
+    before = _snapshot(base / "submissions")
+    runs = []
+    for out in (out1, out2):
+        r = _grade_cli(base / "submissions", "--exercise", "ex04", "--jobs", 2, "--timeout", 3, "--sandbox", "bwrap",
+                       "--out", out / "grades.csv", "--feedback", out / "feedback", "--gradescope", out / "gradescope",
+                       cwd=base)
+        runs.append(r)
+    return {"base": base, "paths": paths, "before": before, "after": _snapshot(base / "submissions"),
+            "runs": runs, "out": (out1, out2), "rows": _rows(out1 / "grades.csv")}
+
+
+def _row(graded, name):
+    path = graded["paths"][name]
+    display = os.fsdecode(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return graded["rows"][display]
+
+
+def test_the_corpus_has_at_least_25_hostile_submissions():
+    hostile = set(corpus.EXPECTED) - {"solution", "exercise"}
+    assert len(hostile) >= 25
+    assert {e.status for e in corpus.EXPECTED.values()} == STATUSES
+
+
+def test_the_batch_survives_the_whole_corpus(graded_corpus):
+    for r in graded_corpus["runs"]:
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert len(graded_corpus["rows"]) == len(corpus.EXPECTED)
+    assert {row["status"] for row in graded_corpus["rows"].values()} <= STATUSES
+    assert "WITHOUT a filesystem sandbox" not in graded_corpus["runs"][0].stderr
+
+
+@pytest.mark.parametrize("name", sorted(corpus.EXPECTED))
+def test_each_submission_gets_its_expected_status_and_score(graded_corpus, name):
+    expected = corpus.EXPECTED[name]
+    row = _row(graded_corpus, name)
+    assert (row["status"], float(row["total"])) == (expected.status, expected.total), expected.why
+    assert row["exercise"] == "ex04" and row["max"] == "8"
+
+
+def test_an_endless_loop_costs_one_question_not_the_others(graded_corpus):
+    for name in ("while_true", "sleep_forever", "fork_bomb", "print_flood", "segfault"):
+        row = _row(graded_corpus, name)
+        assert [row[q] for q in ("q1", "q2", "q3", "q4")] == ["1", "2", "2", "0"], name
+
+
+def test_no_hostile_submission_scores_above_what_its_correct_parts_earn(graded_corpus):
+    for name in ("patch_allclose", "patch_check_module", "forge_result_message", "always_equal",
+                 "ndarray_subclass", "fake_result_files", "read_solutions", "edit_gradebook", "symlink"):
+        assert float(_row(graded_corpus, name)["total"]) <= corpus.EXPECTED[name].total
+
+
+def test_grading_never_changes_a_submission(graded_corpus):
+    assert graded_corpus["after"] == graded_corpus["before"]
+
+
+def test_the_gradebook_is_the_graders_own(graded_corpus):
+    text = (graded_corpus["out"][0] / "grades.csv").read_text()
+    assert text.startswith("submission,exercise,q1,q2,q3,q4,total,max,status\n")
+    assert "hacked" not in text
+
+
+def test_grading_twice_gives_identical_files(graded_corpus):
+    a, b = (_snapshot_rel(out) for out in graded_corpus["out"])
+    assert a.keys() == b.keys()
+    assert len(a) == 3 + 2 * len(corpus.EXPECTED)
+    assert a == b
+
+
+def _snapshot_rel(folder):
+    return {os.path.relpath(p, os.fsencode(folder)): h for p, h in _snapshot(folder).items()}
+
+
+def test_no_sandboxed_process_outlives_the_batch(graded_corpus):
+    if os.geteuid() != 0:
+        pytest.skip("per-slot uids are used only when the grader runs as root")
+    assert _sandbox_processes() == 0
+
+
+def test_feedback_and_gradescope_files_agree_with_the_gradebook(graded_corpus):
+    out = graded_corpus["out"][0]
+    rows = graded_corpus["rows"]
+    feedback = sorted((out / "feedback").iterdir())
+    results = sorted((out / "gradescope").iterdir())
+    assert len(feedback) == len(results) == len(rows)
+    totals = sorted(float(r["total"]) for r in rows.values())
+    scores = sorted(json.loads(p.read_text())["score"] for p in results)
+    assert scores == totals
+    text = (out / "feedback" / next(p.name for p in feedback if "while_true" in p.name)).read_text()
+    assert "Score: 5 / 8" in text and "Status: timeout" in text and "stopped after 3 s" in text
+    text = next(p for p in feedback if "syntax_error" in p.name).read_text()
+    assert "SyntaxError" in text and "def linear_forward" in text
+
+
+@pytest.fixture(scope="module")
+def graded_classroom(tmp_path_factory, bwrap_available):
+    out = tmp_path_factory.mktemp("classroom")
+    r = _grade_cli(ROOT / "solutions", ROOT / "exercises", "--jobs", 2, "--sandbox", "bwrap",
+                   "--out", out / "grades.csv", cwd=out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return _rows(out / "grades.csv")
+
+
+def test_every_solution_notebook_scores_full_marks(graded_classroom):
+    solutions = {k: v for k, v in graded_classroom.items() if "/solutions/" in k}
+    assert len(solutions) == 9
+    for name, row in solutions.items():
+        assert row["status"] == "ok" and row["total"] == row["max"] and float(row["max"]) > 0, name
+
+
+def test_every_exercise_notebook_scores_zero_with_status_ok(graded_classroom):
+    exercises = {k: v for k, v in graded_classroom.items() if "/exercises/" in k}
+    assert len(exercises) == 9
+    for name, row in exercises.items():
+        assert row["status"] == "ok" and row["total"] == "0", name
+
+
+def test_without_bubblewrap_it_says_so_once_and_still_grades(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for folder in ("solutions", "exercises"):
+        (subs / f"{folder}_ex01_chain_rule.ipynb").write_bytes((ROOT / folder / "ex01_chain_rule.ipynb").read_bytes())
+    messages = []
+    results = grade([subs], jobs=2, sandbox="none", log=messages.append)
+    assert len(messages) == 1 and "WITHOUT a filesystem sandbox" in messages[0]
+    assert [(s.id.rsplit("/", 1)[1], s.total, s.status) for s in results] == [
+        ("exercises_ex01_chain_rule.ipynb", 0.0, "ok"), ("solutions_ex01_chain_rule.ipynb", 7.0, "ok")]
+
+
+def test_one_students_upload_gives_one_gradescope_results_file(tmp_path, bwrap_available):
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    (upload / "my_work.ipynb").write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    (upload / "ex01_chain_rule.ipynb").write_bytes((ROOT / "exercises" / "ex01_chain_rule.ipynb").read_bytes())
+    r = _grade_cli(upload, "--one-submission", "--exercise", "ex04", "--out", tmp_path / "g.csv",
+                   "--gradescope", tmp_path / "results.json", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert result["score"] == 8.0 and len(result["tests"]) == 4
+    assert all(t["status"] == "passed" and t["score"] == t["max_score"] for t in result["tests"])
+    assert list(_rows(tmp_path / "g.csv")) == [str(upload / "my_work.ipynb")]
+
+
+def test_gradescope_bundle_holds_the_scripts_and_its_run_script_works(tmp_path, bwrap_available):
+    from bpcourse.grade.gradescope import build_bundle
+    names = build_bundle(tmp_path / "autograder.zip", "ex04")
+    assert {"setup.sh", "run_autograder", "bpcourse_src/pyproject.toml",
+            "bpcourse_src/bpcourse/checks/ex04.py", "bpcourse_src/bpcourse/data_files/digits.npz"} <= set(names)
+    assert not any("solutions" in n or "__pycache__" in n for n in names)
+    home = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as zf:
+        zf.extractall(home / "source")
+        assert zf.getinfo("run_autograder").external_attr >> 16 & 0o111
+    (home / "submission").mkdir()
+    (home / "submission" / "ex04_linear_layer.ipynb").write_bytes(
+        (ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    env = dict(os.environ, AUTOGRADER=str(home), PYTHON=sys.executable)
+    r = subprocess.run(["bash", str(home / "source" / "run_autograder")], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((home / "results" / "results.json").read_text())["score"] == 8.0
+
+
+def test_usage_errors_exit_2_and_name_the_problem(tmp_path):
+    r = _grade_cli(tmp_path, "--jobs", "0", cwd=tmp_path)
+    assert r.returncode == 2 and "--jobs" in r.stderr
+    r = _grade_cli(tmp_path, "--exercise", "ex99", cwd=tmp_path)
+    assert r.returncode == 2 and "ex99" in r.stderr
+
+
+def test_a_path_that_does_not_exist_is_a_missing_row(tmp_path):
+    results = grade([tmp_path / "nobody.ipynb"], exercise="ex04", sandbox="none", log=lambda m: None)
+    assert [(s.status, s.total, s.max) for s in results] == [("missing", 0.0, 8.0)]
+
+
+def test_a_question_runs_only_the_cells_up_to_its_function():
+    cells = [Cell(0, "import numpy as np", set()), Cell(1, "def f(x):\n    return x", set()),
+             Cell(2, "check.q1(f)", {"check"}), Cell(3, "while True:\n    pass", set()),
+             Cell(4, "def g(x):\n    return f(x)", set()), Cell(5, "g(1)", {"raises-exception"})]
+    assert plan_question(cells, ("f",)) == ("run", [cells[0], cells[1]])
+    assert plan_question(cells, ("g",))[1] == [cells[0], cells[1], cells[3], cells[4]]
+    status, message = plan_question(cells, ("h",))
+    assert status == "missing" and "`h`" in message
+    broken = cells + [Cell(6, "def h(:", set())]
+    assert plan_question(broken, ("h",))[0] == "run"        # let the child report the SyntaxError
+
+
+def test_gradebook_cells_cannot_become_spreadsheet_formulas(tmp_path):
+    subs = [Submission("=HYPERLINK(\"http://x\")", None, "ex04", "missing"), Submission("alice.ipynb", None, "ex04")]
+    write_csv(subs, tmp_path / "g.csv")
+    rows = list(csv.reader(open(tmp_path / "g.csv")))
+    assert rows[1][0] == "'=HYPERLINK(\"http://x\")" and rows[2][0] == "alice.ipynb"
+
+
+def test_limits_have_safe_defaults():
+    lim = Limits()
+    assert lim.timeout > 0 and lim.memory_mb >= 1024 and lim.nproc <= 128 and lim.output_mb <= 8
