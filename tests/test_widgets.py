@@ -430,3 +430,12 @@ def test_regularization_explorer():
     w.controls["l2"].value = 0.0
     w.controls["dropout"].value = 0.5
     assert w.state()["gap"] < s0["gap"]
+
+
+def test_encode_png_is_lossless():
+    from bpcourse.widgets._base import encode_png
+    w = bw.SoftmaxExplorer()
+    rgba = np.asarray(w.figure.canvas.buffer_rgba())
+    decoded = np.asarray(PIL.Image.open(io.BytesIO(encode_png(rgba))).convert("RGBA"))
+    assert np.array_equal(decoded[:, :, :3], rgba[:, :, :3])
+    assert np.array_equal(png_pixels(w.png), rgba[:, :, :3])           # what the view shows is the canvas

@@ -14,8 +14,8 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, int_slider,
-                    log_slider)
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, int_slider, log_slider,
+                    log_ylim)
 
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
@@ -34,13 +34,13 @@ def _log_bars(ax, n, color):
 
 
 def _set_bars(bars, values, floor=1e-30):
-    """Heights from values (hidden beyond len(values)); returns the log-axis limits to use."""
+    """Heights from values (hidden beyond len(values)); returns the range (lo, hi) to show."""
     for i, bar in enumerate(bars):
         bar.set_visible(i < len(values))
         if i < len(values):
             bar.set_height(max(values[i], floor))
-    pos = [v for v in values if v > 0] or [1e-12]
-    return decades(min(pos) / 2, max(pos) * 2)
+    pos = [v for v in values if 0 < v < math.inf] or [1e-12]
+    return min(pos) / 2, max(pos) * 2
 
 
 def _ratio(first, last):
@@ -116,8 +116,8 @@ class GradientFlowExplorer(Widget):
         lo, hi = _set_bars(self._bars, s["grad_norms"])
         db = np.array(s["delta_norms"])
         self._dots.set_data(np.arange(1, n + 1), np.maximum(db, 1e-30))
-        lo2, hi2 = decades(max(db[db > 0].min() / 2, 1e-30) if (db > 0).any() else lo, max(db.max() * 2, 1e-30))
-        self.ax.set_ylim(min(lo, lo2), max(hi, hi2))
+        pos = db[(db > 0) & np.isfinite(db)]
+        log_ylim(self.ax, min(lo, pos.min() / 2) if pos.size else lo, max(hi, pos.max() * 2) if pos.size else hi)
         self.ax.set_xlim(0.4, n + 0.6)
         finite = all(map(math.isfinite, s["grad_norms"]))
         self._text.set_text(f"{s['depth']} × {s['activation']}, weights N(0, ({s['weight_scale']:.2g})²/{s['width']}):"
@@ -251,7 +251,7 @@ class InitExplorer(Widget):
         self._std_d.set_data(layers_, np.maximum(s["delta_std"], 1e-30))
         both = np.array(s["act_std"] + s["delta_std"])
         both = both[np.isfinite(both) & (both > 0)]
-        self.ax_s.set_ylim(*decades(both.min() / 2, both.max() * 2) if both.size else (1e-3, 1))
+        log_ylim(self.ax_s, *((both.min() / 2, both.max() * 2) if both.size else (1e-3, 1)))
         self.ax_s.set_xlim(0.5, depth + 0.5)
         label = dict((v, k) for k, v in INIT_CHOICES)[s["init"]]
         note = "  (zeros of inactive ReLUs left out)" if s["act_hist"][2] else ""
@@ -338,7 +338,7 @@ class RemediesExplorer(Widget):
 
     def _draw(self):
         s = self._s
-        self.ax.set_ylim(*_set_bars(self._bars, s["grad_norms"]))
+        log_ylim(self.ax, *_set_bars(self._bars, s["grad_norms"]))
         self.ax.set_xlim(0.4, len(s["grad_norms"]) + 0.6)
         how = ("residual " if s["skip"] else "plain ") + (f"+ {s['norm']} norm " if s["norm"] != "none" else "")
         self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = "
@@ -454,7 +454,7 @@ class RegularizationExplorer(Widget):
         s = self._s
         self._train_line.set_data(s["steps"], s["train_loss"])
         self._test_line.set_data(s["steps"], s["test_loss"])
-        self.ax_L.set_ylim(*decades(min(s["train_loss"] + s["test_loss"]), max(s["train_loss"] + s["test_loss"])))
+        log_ylim(self.ax_L, min(s["train_loss"] + s["test_loss"]), max(s["train_loss"] + s["test_loss"]))
         self._map.set_data(s["decision"])
         self._text.set_text(f"λ = {s['l2']:g}, dropout p = {s['dropout']:g}:   final train loss {s['final_train']:.3f},"
                             f"  test loss {s['final_test']:.3f},  gap {s['gap']:.3f}")

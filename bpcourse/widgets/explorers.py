@@ -16,8 +16,8 @@ from matplotlib.ticker import NullFormatter
 from .. import activations, losses, nn, optim
 from ..gradcheck import relative_error
 from ..scalar import Value
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, float_slider,
-                    int_slider, log_slider, toggle)
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider, int_slider,
+                    log_slider, log_ylim, toggle)
 
 __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "SoftmaxExplorer",
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
@@ -584,7 +584,7 @@ class LearningRateExplorer(Widget):
         loss = np.maximum(s["loss"], 1e-300)
         self._loss.set_data(np.arange(len(loss)), loss)
         self.ax_L.set_xlim(0, s["steps"])
-        self.ax_L.set_ylim(*decades(max(loss.min(), 1e-30), max(loss.max(), loss[0])))
+        log_ylim(self.ax_L, max(loss.min(), 1e-30), max(loss.max(), loss[0]))
         verdict = "converges" if s["converges"] else "DIVERGES"
         bound = "2" if s["momentum"] == 0 else f"2 + 2β = {2 + 2 * s['momentum']:.2f}"
         self._text.set_text(f"αλ_max = {s['alpha_lambda']:.3g}  (bound {bound}):  {verdict},  error × "
@@ -670,7 +670,7 @@ class OptimizerExplorer(Widget):
             line.set_data(np.arange(len(loss)), np.maximum(loss, 1e-300))
         both = np.concatenate([s["loss"], s["gd_loss"]])
         self.ax_L.set_xlim(0, s["steps"])
-        self.ax_L.set_ylim(*decades(max(both.min(), 1e-30), both.max()))
+        log_ylim(self.ax_L, max(both.min(), 1e-30), both.max())
         text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e} (plain GD {s['gd_loss'][-1]:.2e})"
         if "rate" in s:
             text += (f";  αλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "

@@ -21,8 +21,8 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, decades, dropdown, float_slider,
-                    int_slider, log_slider, nice_ceiling)
+from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider, int_slider,
+                    log_slider, log_ylim, nice_ceiling)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 
@@ -358,9 +358,12 @@ class Playground(Widget):
         """One animation frame: ``steps_per_tick`` steps, evaluation, redraw.  Returns seconds taken."""
         t0 = time.perf_counter()
         self._run(self.steps_per_tick)
+        t1 = time.perf_counter()
         self._draw()
+        t2 = time.perf_counter()
         self.render()
         dt = time.perf_counter() - t0
+        self.timings.update(train=t1 - t0, draw=t2 - t1)     # render: set by render()
         self.tick_times.append(dt)
         return dt
 
@@ -537,7 +540,7 @@ class Playground(Widget):
                 bar.set_height(max(values[i], 1e-30) if log else values[i])
         if log and len(values):
             pos = [v for v in values if v > 0] or [1e-12]
-            bars[0].axes.set_ylim(*decades(min(pos) / 2, max(pos) * 2))
+            log_ylim(bars[0].axes, min(pos) / 2, max(pos) * 2)
 
     def _draw_curves(self):
         h = self.history
@@ -549,7 +552,7 @@ class Playground(Widget):
         if len(x):
             ys = np.concatenate([h["train_loss"], h["test_loss"]])
             ys = ys[ys > 0]
-            ax.set_ylim(*decades(ys.min(), ys.max()) if ys.size else (1e-3, 1.0))
+            log_ylim(ax, *((ys.min(), ys.max()) if ys.size else (1e-3, 1.0)))
             ax.set_xlim(0, nice_ceiling(max(x[-1], 50)))
             self._loss_text.set_text(f"step {self.step_count}:  train {h['train_loss'][-1]:.3g}   "
                                      f"test {h['test_loss'][-1]:.3g}")

@@ -1,0 +1,161 @@
+"""Latency of the live widgets, driven headless exactly as the frontend drives them.
+
+* Playground, one "play" tick at the default size: ``steps_per_tick`` mini-batch steps, the
+  evaluation (train/test loss, 40x40 decision map, gradient norms, saturation), the in-place
+  artist updates and the PNG encode — what ``.tick()`` does when the Play control advances.
+* Every widget, one control change: set ``control.value`` (what a slider move sends) and wait for
+  the handler to finish (recompute + redraw + PNG), which runs synchronously in the kernel.
+
+Each update is timed on its own (no batching), so the table reports its median, 95th percentile
+and maximum.  Not included: the websocket round trip and the browser decoding the PNG.
+The issue's target: median ≤ 100 ms for the playground tick at default size.
+
+    python benchmarks/bench_widgets.py                    # BLAS threads as in a notebook kernel
+    python benchmarks/bench_widgets.py --threads 1 --ticks 300 --json benchmarks/results/widgets.json
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _harness as H  # noqa: E402  (no numpy import yet: threads may be pinned first)
+
+TARGET_MS = 100.0
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--ticks", type=int, default=200, help="playground ticks to time (default 200)")
+    p.add_argument("--changes", type=int, default=30, help="control changes to time per widget (default 30)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="pin BLAS threads (default: leave them as a notebook kernel would)")
+    p.add_argument("--quick", action="store_true", help="a few updates only (smoke test, not a measurement)")
+    p.add_argument("--json", default=None, help="also write the results as JSON to this path")
+    args = p.parse_args(argv)
+    if args.ticks < 5 or args.changes < 3:
+        p.error("--ticks must be >= 5 and --changes >= 3")
+    if args.quick:
+        args.ticks, args.changes = 10, 4
+    return args
+
+
+def stats(times):
+    import numpy as np
+    t = np.asarray(times) * 1e3
+    return {"n": int(t.size), "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)),
+            "max_ms": float(t.max()), "mean_ms": float(t.mean())}
+
+
+def time_ticks(n):
+    """Default Playground: warm up 5 ticks, then time n ticks, with a per-part breakdown."""
+    import bpcourse.widgets as bw
+    pg = bw.Playground()
+    for _ in range(5):
+        pg.tick()
+    full0 = pg.full_redraws
+    total, parts = [], {"train": [], "draw": [], "render": []}
+    for _ in range(n):
+        total.append(pg.tick())
+        for k in parts:
+            parts[k].append(pg.timings[k])
+    row = stats(total)
+    row.update(widget="Playground", update=f"tick ({pg.steps_per_tick} steps + eval + redraw + PNG)",
+               png_kb=len(pg.png) / 1024, full_redraws=pg.full_redraws - full0,
+               parts={k: stats(v)["median_ms"] for k, v in parts.items()},
+               diverged=pg.diverged_at is not None, step=pg.step_count)
+    return row
+
+
+# widget, constructor kwargs, control, values cycled through (each set is one timed update)
+CHANGES = [
+    ("Playground", {}, "lr", [0.01, 0.03, 0.1, 0.3]),
+    ("Playground", {}, "activation", ["relu", "tanh", "sigmoid"]),
+    ("CircuitExplorer", {}, "x", [-3.0, -2.0, 1.5, 4.0]),
+    ("ActivationExplorer", {}, "z", [-2.0, 0.0, 1.0, 3.5]),
+    ("LayerShapeExplorer", {}, "batch", [3, 5, 8, 12]),
+    ("SoftmaxExplorer", {}, "z0", [-1.0, 0.5, 2.0, 4.0]),
+    ("FiniteDifferenceExplorer", {}, "h", [1e-9, 1e-6, 1e-4, 1e-2]),
+    ("LearningRateExplorer", {}, "lr", [0.05, 0.1, 0.5, 1.5]),
+    ("LearningRateExplorer", {"dims": 2}, "lr", [0.05, 0.1, 0.5, 1.5]),
+    ("OptimizerExplorer", {}, "lr", [0.002, 0.005, 0.01, 0.02]),
+    ("GradientFlowExplorer", {}, "depth", [4, 6, 10, 20]),
+    ("InitExplorer", {}, "init", ["xavier", "he", "lecun", "normal_0.01"]),
+    ("RemediesExplorer", {}, "skip", [True, False]),
+    ("RegularizationExplorer", {}, "l2", [1e-4, 1e-3, 0.01, 0.1]),
+]
+
+
+def time_changes(name, kwargs, control, values, n):
+    """Time n changes of one control (values cycled; the first value set is not timed)."""
+    import bpcourse.widgets as bw
+    w = getattr(bw, name)(**kwargs)
+    c = w.controls[control]
+    cycle = itertools.cycle(values)
+    c.value = next(cycle)                                  # warm-up (and leave the start value)
+    first, times = None, []
+    for _ in range(n):
+        v = next(cycle)
+        t0 = time.perf_counter()
+        c.value = v                                        # runs the handler: recompute + redraw + PNG
+        dt = time.perf_counter() - t0
+        if w.last_error is not None:
+            raise SystemExit(f"{name}: setting {control} = {v!r} raised {w.last_error!r}")
+        times.append(dt)
+        first = dt if first is None else first
+    row = stats(times)
+    label = f"{control} = " + ", ".join(map(str, values))
+    if kwargs:
+        label += "  (" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
+    row.update(widget=name, update=label, png_kb=len(w.png) / 1024, full_redraws=w.full_redraws)
+    return row
+
+
+def table(rows):
+    out = ["| widget | update | n | median | p95 | max | PNG |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(f"| {r['widget']} | {r['update']} | {r['n']} | {r['median_ms']:.1f} ms | {r['p95_ms']:.1f} ms | "
+                   f"{r['max_ms']:.1f} ms | {r['png_kb']:.0f} KB |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads is not None:
+        H.pin_threads(args.threads)
+    import matplotlib
+    matplotlib.use("Agg")
+    import numpy as np  # noqa: F401  (after the thread pinning)
+
+    machine = H.machine_info(args.threads or 0)
+    print(f"$ {H.command_line()}", file=sys.stderr)
+    tick = time_ticks(args.ticks)
+    print(f"playground tick: median {tick['median_ms']:.1f} ms", file=sys.stderr)
+    rows = [tick]
+    for name, kwargs, control, values in CHANGES:
+        rows.append(time_changes(name, kwargs, control, values, args.changes))
+        print(f"{name}.{control}: median {rows[-1]['median_ms']:.1f} ms", file=sys.stderr)
+    met = tick["median_ms"] <= TARGET_MS
+    parts = ", ".join(f"{k} {v:.1f} ms" for k, v in tick["parts"].items())
+    report = "\n".join([
+        f"## Widget latency ({time.strftime('%Y-%m-%d')}{', --quick: NOT a measurement' if args.quick else ''})", "",
+        f"Command: `{H.command_line()}`", "",
+        f"- Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, 1-min load average "
+        f"{machine.get('loadavg_1min', '?')} (shared); numpy {machine['numpy']} ({machine['numpy_blas']}), "
+        f"BLAS threads: {machine['blas_threads'] if args.threads else 'not pinned (as in a kernel)'}", "",
+        table(rows), "",
+        f"Playground tick at default size: median {tick['median_ms']:.1f} ms, p95 {tick['p95_ms']:.1f} ms "
+        f"(medians of its parts: {parts}); {tick['full_redraws']} of {tick['n']} ticks redrew the static "
+        f"background (axis limits changed). Target median ≤ {TARGET_MS:.0f} ms: **{'met' if met else 'missed'}**.",
+        "",
+    ])
+    print(report)
+    H.write_json(args.json, {"machine": machine, "args": vars(args), "rows": rows, "target_met": met})
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
