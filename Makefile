@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) notebooks/00_welcome.ipynb
 
+# one BLAS thread per process: the suite runs many small kernels at once, and oversubscribed
+# OpenBLAS threads make medium-sized products many times slower on a busy 2-core machine
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m bpcourse.exercises

@@ -5,11 +5,12 @@
 """
 from . import (activations, data, diagnostics, draw, init, layers, losses, nn, optim, plotting,
                regularization, rnn, train)
-from .gradcheck import gradcheck, numerical_gradient, relative_error
+from .gradcheck import GradcheckError, gradcheck, gradcheck_report, numerical_gradient, relative_error
 from .scalar import Value
 
 __version__ = "0.1.0"
 
 __all__ = ["Value", "activations", "data", "diagnostics", "draw", "init", "layers", "losses", "nn", "optim",
-           "plotting", "regularization", "rnn", "train", "gradcheck", "numerical_gradient", "relative_error",
+           "plotting", "regularization", "rnn", "train", "gradcheck", "gradcheck_report", "GradcheckError", "numerical_gradient",
+           "relative_error",
            "__version__"]

@@ -151,7 +151,7 @@ class Linear(Module):
         return delta @ self.W.data
 
     def __repr__(self):
-        return f"Linear({self.n_in}, {self.n_out})"
+        return f"{type(self).__name__}({self.n_in}, {self.n_out})"
 
 
 class Activation(Module):
