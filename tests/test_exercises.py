@@ -126,6 +126,9 @@ def test_exercise_notebook_has_no_solution_code(path):
             assert not any(ln in ex_cell.source for ln in only_in_solution)
 
 
+CONTROL_FLOW = ("for ", "while ", "if ", "elif ", "else", "try", "except", "with ")
+
+
 def _normalise(text):
     return re.sub(r"\s+", " ", text).strip()
 
@@ -139,6 +142,8 @@ def test_the_package_holds_no_copy_of_the_solutions():
             for region in _solution_regions(cell.source):
                 for line in region.splitlines():
                     code = _normalise(line.split("#")[0])
+                    if code.startswith(CONTROL_FLOW):        # loop headers carry no answer by themselves
+                        continue
                     if len(code) >= 16 and code in package:
                         leaked.append(f"{path.name}: {code}")
     assert not leaked, leaked

@@ -72,14 +72,24 @@ def safe_name(sid):
 
 
 def _unique_names(subs):
+    """A file name per submission: its id without the folder all ids share, made safe and unique."""
+    dirs = [os.path.dirname(s.id) for s in subs]
+    common = os.path.commonpath(dirs) if dirs and all(dirs) and len({d.startswith("/") for d in dirs}) == 1 else ""
     names, used = {}, set()
     for s in sorted(subs, key=lambda s: s.id):
-        name = safe_name(s.id)
+        name = safe_name(os.path.relpath(s.id, common) if common else s.id)
         if name in used:
             name = f"{name}-{hashlib.sha256(s.id.encode('utf-8', 'backslashreplace')).hexdigest()[:8]}"
         used.add(name)
         names[s.id] = name
     return names
+
+
+def _state(q):
+    """'correct', 'incorrect (status: memory)', 'timeout', or 'not graded' for a question never run."""
+    if q.verdict:
+        return q.verdict + (f" (status: {q.status})" if q.status != "ok" else "")
+    return "not graded" if q.status == "ok" else q.status
 
 
 def feedback_text(s):
@@ -95,7 +105,7 @@ def feedback_text(s):
     if s.exercise:
         hints = {q.name: (q.hints[0] if q.hints else "") for q in get_exercise(s.exercise).questions}
     for q in s.questions:
-        state = q.verdict + (f" (status: {q.status})" if q.status != "ok" else "") if q.verdict else q.status
+        state = _state(q)
         lines.append(f"## {q.name} {q.label} — {_fmt(q.score)} / {_fmt(q.points)}: {state}")
         if q.message:
             lines.append(scrub(q.message))
@@ -127,7 +137,7 @@ def gradescope_result(s):
     """One submission in Gradescope's autograder ``results.json`` format."""
     tests = []
     for i, q in enumerate(s.questions, start=1):
-        out = [q.verdict or q.status]
+        out = [_state(q)]
         if q.message:
             out.append(scrub(q.message))
         tests.append({"name": f"{q.name} {q.label}", "number": str(i), "score": q.score, "max_score": q.points,

@@ -96,7 +96,7 @@ class Sandbox:
             raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'none', got {mode!r}")
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
         self.root = os.geteuid() == 0
-        self.hidden = sorted({os.path.realpath(os.fsdecode(p)) for p in hide if os.path.lexists(p)})
+        self.hidden = sorted({os.path.realpath(os.fsdecode(p)) for p in hide if os.path.lexists(p)} - {"/"})
         self.kind, self.reason = "none", "sandbox disabled (--sandbox none)"
         self.bwrap = shutil.which("bwrap")
         self._nproc_base = 0 if self.root else _user_process_count()
