@@ -72,7 +72,7 @@ def decades(lo, hi, floor=1e-30, ceiling=1e30):
     return (lo, hi if hi > lo else lo * 10)
 
 
-def log_ylim(ax, lo, hi, slack=2):
+def log_ylim(ax, lo, hi, slack=3):
     """Set a log y-axis to whole decades around [lo, hi], but only when needed.
 
     The current limits are kept while they contain [lo, hi] and are at most ``slack`` decades

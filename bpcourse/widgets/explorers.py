@@ -17,7 +17,7 @@ from .. import activations, losses, nn, optim
 from ..gradcheck import relative_error
 from ..scalar import Value
 from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider, int_slider,
-                    log_slider, log_ylim, toggle)
+                    log_slider, toggle)
 
 __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "SoftmaxExplorer",
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
@@ -507,6 +507,7 @@ class LearningRateExplorer(Widget):
 
     figsize = (7.2, 3.2)
     BOX = 1.6
+    LOSS_RANGE = (1e-16, 1e4)      # fixed, so moving a slider never rescales the axis
 
     def __init__(self, curvature=1.0, lr=0.1, momentum=0.0, dims=1, steps=30, condition=10.0):
         own = "LearningRateExplorer"
@@ -536,7 +537,8 @@ class LearningRateExplorer(Widget):
         self._loss, = self.ax_L.semilogy([], [], "o-", color=ORANGE, ms=2, lw=1)
         self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
         self.ax_L.set_xlabel("step", fontsize=9)
-        self.ax_L.set_title("loss f(w_k)", fontsize=10)
+        self.ax_L.set_title("loss f(w_k)  (fixed scale: compare settings)", fontsize=10)
+        self.ax_L.set_ylim(*self.LOSS_RANGE)
         self.ax_L.yaxis.set_minor_formatter(NullFormatter())
         for ax in (self.ax_w, self.ax_L):
             ax.tick_params(labelsize=8)
@@ -584,7 +586,7 @@ class LearningRateExplorer(Widget):
         loss = np.maximum(s["loss"], 1e-300)
         self._loss.set_data(np.arange(len(loss)), loss)
         self.ax_L.set_xlim(0, s["steps"])
-        log_ylim(self.ax_L, max(loss.min(), 1e-30), max(loss.max(), loss[0]))
+
         verdict = "converges" if s["converges"] else "DIVERGES"
         bound = "2" if s["momentum"] == 0 else f"2 + 2β = {2 + 2 * s['momentum']:.2f}"
         self._text.set_text(f"αλ_max = {s['alpha_lambda']:.3g}  (bound {bound}):  {verdict},  error × "
@@ -640,7 +642,8 @@ class OptimizerExplorer(Widget):
         self._loss, = self.ax_L.semilogy([], [], color=ORANGE, lw=1.3, label="chosen optimiser")
         self.ax_L.legend(fontsize=7, loc="lower left")
         self.ax_L.set_xlabel("step", fontsize=9)
-        self.ax_L.set_title("loss", fontsize=10)
+        self.ax_L.set_title("loss  (fixed scale: compare settings)", fontsize=10)
+        self.ax_L.set_ylim(1e-16, 1e4)
         self.ax_L.yaxis.set_minor_formatter(NullFormatter())
         self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
         for ax in (self.ax_w, self.ax_L):
@@ -670,7 +673,7 @@ class OptimizerExplorer(Widget):
             line.set_data(np.arange(len(loss)), np.maximum(loss, 1e-300))
         both = np.concatenate([s["loss"], s["gd_loss"]])
         self.ax_L.set_xlim(0, s["steps"])
-        log_ylim(self.ax_L, max(both.min(), 1e-30), both.max())
+
         text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e} (plain GD {s['gd_loss'][-1]:.2e})"
         if "rate" in s:
             text += (f";  αλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "
