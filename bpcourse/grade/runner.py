@@ -6,10 +6,12 @@ import os
 import queue
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from ..checks import EXERCISE_KEYS, get_exercise
 from ..checks._core import CORRECT, judge_case, solutions_dir
@@ -269,16 +271,17 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
             if key not in case_cache:
                 case_cache[key] = _cases(sub.exercise, q, seed)
             tasks.append((sub, i, q, case_cache[key]))
-    remaining = {sub.id: sum(1 for t in tasks if t[0] is sub) for sub in subs}
-    bar = _progress(len(subs), progress)
-    bar.update(sum(1 for n in remaining.values() if n == 0))
+    remaining = Counter(sub.id for sub, _, _, _ in tasks)
+    bar = tqdm(total=len(subs), unit="submission", file=sys.stderr, dynamic_ncols=True, desc="grading",
+               disable=not progress)
+    bar.update(len(subs) - len(remaining))          # nothing to run: invalid or missing
     errors_of = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [(t, pool.submit(_run_question, t[0], t[2], cells_of[t[0].id], t[3], box, limits, slots))
-                   for t in tasks]
-        for (sub, i, q, _), fut in futures:
-            result, errors = fut.result()
-            sub.questions[i] = result
+        futures = {pool.submit(_run_question, sub, q, cells_of[sub.id], cases, box, limits, slots): (sub, i)
+                   for sub, i, q, cases in tasks}
+        for fut in as_completed(futures):
+            sub, i = futures[fut]
+            sub.questions[i], errors = fut.result()
             errors_of.setdefault(sub.id, set()).update(errors)
             remaining[sub.id] -= 1
             if remaining[sub.id] == 0:
@@ -289,21 +292,6 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
         if sub.status == "ok":
             sub.status = min((q.status for q in sub.questions), key=STATUS_ORDER.index, default="ok")
     return subs
-
-
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total, enabled):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, unit="submission", file=sys.stderr, dynamic_ncols=True, desc="grading")
 
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")

@@ -73,12 +73,15 @@ def _python_paths():
 
 
 def _user_process_count():
+    """Processes and threads of this user now (RLIMIT_NPROC counts them all), or None without /proc."""
+    if not os.path.isdir("/proc"):
+        return None
     uid, n = os.getuid(), 0
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
-                    n += int(len(os.listdir(f"/proc/{entry}/task")))
+                    n += len(os.listdir(f"/proc/{entry}/task"))
             except OSError:
                 pass
     return n
@@ -99,7 +102,8 @@ class Sandbox:
         self.hidden = sorted({os.path.realpath(os.fsdecode(p)) for p in hide if os.path.lexists(p)} - {"/"})
         self.kind, self.reason = "none", "sandbox disabled (--sandbox none)"
         self.bwrap = shutil.which("bwrap")
-        self._nproc_base = 0 if self.root else _user_process_count()
+        self._nproc_base = None if self.root else _user_process_count()
+        self._args = None
         if mode != "none":
             ok, why = self._probe()
             if ok:
@@ -132,6 +136,11 @@ class Sandbox:
         return True, ""
 
     def _bwrap_args(self):
+        if self._args is None:
+            self._args = self._build_bwrap_args()
+        return list(self._args)
+
+    def _build_bwrap_args(self):
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                 "--perms", "1777", "--size", str(Limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
         homes = [h for h in {"/root", os.path.expanduser("~")} if h not in ("", "/") and os.path.isdir(h)]
@@ -180,8 +189,8 @@ class Sandbox:
         """(drop_uid, nproc) for a job slot."""
         if self.kind == "bwrap" and self.root:
             return UID_BASE + slot, limits.nproc
-        if self.root:
-            return None, None          # root ignores RLIMIT_NPROC; nothing to set
+        if self._nproc_base is None:
+            return None, None          # root ignores RLIMIT_NPROC (and without /proc we cannot count)
         return None, self._nproc_base + limits.nproc
 
 
