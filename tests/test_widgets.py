@@ -439,3 +439,11 @@ def test_encode_png_is_lossless():
     decoded = np.asarray(PIL.Image.open(io.BytesIO(encode_png(rgba))).convert("RGBA"))
     assert np.array_equal(decoded[:, :, :3], rgba[:, :, :3])
     assert np.array_equal(png_pixels(w.png), rgba[:, :, :3])           # what the view shows is the canvas
+
+
+def test_play_interval_adapts_to_slow_ticks():
+    pg = bw.Playground()
+    play = pg.controls["play"]
+    play.interval = 1                                   # far faster than any tick
+    play.value = 1
+    assert play.interval >= 1000 * pg.tick_times[-1]    # ticks no longer queue up in the kernel

@@ -38,6 +38,7 @@ LR_RANGE = (1e-5, 10.0)
 N_POINTS = 300            # points per dataset (train + test)
 GRID = 40                 # decision map resolution (GRID x GRID forward passes per tick)
 MAX_CURVE_POINTS = 1500   # loss curves are thinned to this many points before drawing
+PLAY_INTERVAL = 120       # ms between ticks while playing (raised automatically on a slow machine)
 BLOW_UP = 1e6             # a loss this many times its value at step 0 counts as divergence
 
 PRESETS = {
@@ -164,7 +165,7 @@ class Playground(Widget):
     def _make_controls(self, cfg, preset):
         rates = tuple(sorted(set(REG_RATES) | {cfg["reg_rate"]}))
         c = self.controls
-        c["play"] = W.Play(value=0, min=0, max=10**9, step=1, interval=120, show_repeat=False,
+        c["play"] = W.Play(value=0, min=0, max=10**9, step=1, interval=PLAY_INTERVAL, show_repeat=False,
                            description="play")
         c["step"] = W.Button(description="step", tooltip="one tick: steps_per_tick updates",
                              layout=W.Layout(width="70px"))
@@ -213,7 +214,11 @@ class Playground(Widget):
 
     def _on_change(self, name, change):
         if name == "play":
-            self.tick()
+            dt = self.tick()
+            play = self.controls["play"]
+            ms = dt * 1000                        # a slow machine: slow the frontend's clock down rather
+            if ms > 0.8 * play.interval or (play.interval > PLAY_INTERVAL and ms < 0.3 * play.interval):
+                play.interval = int(min(2000, max(PLAY_INTERVAL, 1.5 * ms)))   # than queue ticks up
             return
         if name == "preset":
             if change["new"] != "custom":
