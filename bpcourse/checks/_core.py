@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Wrong", "BadReturn", "Question", "Exercise", "Verdict", "arr", "num", "get_arr", "get_num",
-           "run_case", "judge_case", "close", "numeric_grad", "unpack", "top_level_names", "CHECK_SEED", "CORRECT", "NOT_ATTEMPTED",
-           "INCORRECT"]
+__all__ = ["Wrong", "BadReturn", "Question", "Exercise", "Verdict", "arr", "num", "unpack", "get_arr", "get_num",
+           "close", "numeric_grad", "run_case", "judge_case", "top_level_names", "strip_magics", "CHECK_SEED",
+           "CORRECT", "NOT_ATTEMPTED", "INCORRECT"]
 
 CHECK_SEED = 0                 # the notebooks' own checks; the grader uses its own seed
 CORRECT, NOT_ATTEMPTED, INCORRECT = "correct", "not attempted yet", "incorrect"
@@ -196,10 +196,6 @@ def numeric_grad(f, x, h=1e-6):
     from ..gradcheck import numerical_gradient
     xc = np.array(x, dtype=np.float64)
     return numerical_gradient(lambda: f(xc), xc, h)
-
-
-def randn(rng, *shape, scale=1.0):
-    return rng.standard_normal(shape) * scale
 
 
 def _fmt(x):
@@ -407,7 +403,8 @@ def reference_code(notebook, names):
         src = cell.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
         if (top_level_names(src) or set()) & set(names):
-            chunks.append("\n".join(line for line in src.splitlines() if "### " not in line))
+            chunks.append("\n".join(line for line in src.splitlines()
+                                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")))
     return "\n\n".join(chunks)
 
 
