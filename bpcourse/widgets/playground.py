@@ -33,7 +33,7 @@ LOSSES = ("bce", "cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 REGULARIZATIONS = ("none", "l1", "l2")
 REG_RATES = (0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-MAX_LAYERS, MAX_WIDTH = 10, 64
+MAX_LAYERS, MAX_WIDTH, MAX_BATCH = 10, 64, 128
 LR_RANGE = (1e-5, 10.0)
 N_POINTS = 300            # points per dataset (train + test)
 GRID = 40                 # decision map resolution (GRID x GRID forward passes per tick)
@@ -148,7 +148,7 @@ class Playground(Widget):
         cfg["noise"] = check_range(own, "noise", cfg["noise"], 0.0, 0.5)
         cfg["train_fraction"] = check_range(own, "train_fraction", cfg["train_fraction"], 0.1, 0.9)
         cfg["reg_rate"] = check_range(own, "reg_rate", cfg["reg_rate"], 0.0, 10.0)
-        cfg["batch_size"] = check_int(own, "batch_size", cfg["batch_size"], 1, N_POINTS)
+        cfg["batch_size"] = check_int(own, "batch_size", cfg["batch_size"], 1, MAX_BATCH)
         cfg["seed"] = check_int(own, "seed", cfg["seed"], 0, 2**32 - 1)
         hidden = cfg["hidden"]
         if isinstance(hidden, (int, np.integer)):
@@ -183,7 +183,7 @@ class Playground(Widget):
         c["loss"] = dropdown("loss", cfg["loss"], LOSSES)
         c["optimizer"] = dropdown("optimizer", cfg["optimizer"], OPTIMIZERS)
         c["lr"] = log_slider("learning rate", cfg["lr"], *LR_RANGE, fmt=".1e")
-        c["batch_size"] = int_slider("batch size", cfg["batch_size"], 1, 128)
+        c["batch_size"] = int_slider("batch size", cfg["batch_size"], 1, MAX_BATCH)
         c["regularization"] = dropdown("regularization", cfg["regularization"], REGULARIZATIONS)
         c["reg_rate"] = W.SelectionSlider(options=rates, value=cfg["reg_rate"], description="reg. rate",
                                           continuous_update=False, style={"description_width": "initial"},
@@ -522,8 +522,9 @@ class Playground(Widget):
                                "identity": "identity never saturates",
                                "tanh": "saturated share: |tanh(z)| > 0.99",
                                "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}[act], fontsize=9)
-        self.ax_sat.set_xlim(0.4, max(len(self.hidden), 1) + 0.6)
-        self.ax_grad.set_xlim(0.4, len(self.linears) + 0.6)
+        for ax, n in ((self.ax_sat, max(len(self.hidden), 1)), (self.ax_grad, len(self.linears))):
+            ax.set_xlim(0.4, n + 0.6)
+            ax.set_xticks(range(1, n + 1))
         if self.diverged_at is not None:
             self._msg.set_text(f"diverged at step {self.diverged_at} — lower the learning rate\n"
                                "(or press reset)")
