@@ -17,8 +17,11 @@ __all__ = [
 def sigmoid(Z):
     """σ(z) = 1 / (1 + e^{-z}), two-branch form: exp is only ever taken of -|z|."""
     Z = np.asarray(Z, dtype=float)
-    E = np.exp(-np.abs(Z))                      # in (0, 1], never overflows
-    return np.where(Z >= 0, 1.0 / (1.0 + E), E / (1.0 + E))
+    E = np.exp(-np.abs(Z))                      # e^{-|z|} in (0, 1]: never overflows
+    S = np.where(Z >= 0, 1.0, E)                # numerator: 1 for z ≥ 0, e^{z} for z < 0
+    E += 1.0
+    S /= E
+    return S
 
 
 def sigmoid_prime(Z):

@@ -66,7 +66,19 @@ def _is_loss(obj):
 
 
 def gradcheck_report(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
-    """Relative error per checked quantity: ``{"input": 1e-10, "0.Linear1(2->3).W": 2e-11, ...}``.
+    """Relative error per checked quantity (see ``_errors`` for what ``fn`` may be)."""
+    return {k: rel for k, (rel, _) in _errors(fn, *inputs, grad=grad, h=h, seed=seed,
+                                              wrt_inputs=wrt_inputs).items()}
+
+
+def _pair(analytic, numeric):
+    """(relative error, largest absolute difference) of two gradients."""
+    diff = np.max(np.abs(np.asarray(analytic, dtype=np.float64) - numeric)) if np.size(numeric) else 0.0
+    return relative_error(analytic, numeric), float(diff)
+
+
+def _errors(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
+    """(relative, absolute) error per checked quantity: ``{"input": (1e-10, 3e-12), ...}``.
 
     What ``fn`` may be:
     * a Module — checked on the input X (first of ``inputs``) and on every Parameter, with the
@@ -88,15 +100,15 @@ def gradcheck_report(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
         analytic = {name: p.grad.copy() for name, p in fn.named_parameters()}
         scalar = lambda: float(np.sum(fn.forward(X) * G))
         if wrt_inputs:
-            report["input"] = relative_error(dX, numerical_gradient(scalar, X, h))
+            report["input"] = _pair(dX, numerical_gradient(scalar, X, h))
         for name, p in fn.named_parameters():
-            report[name] = relative_error(analytic[name], numerical_gradient(scalar, p.data, h))
+            report[name] = _pair(analytic[name], numerical_gradient(scalar, p.data, h))
         fn.zero_grad()
     elif _is_loss(fn):
         pred, target = xs[0], inputs[1]
         fn(pred, target)
         analytic = fn.backward()
-        report["prediction"] = relative_error(analytic, numerical_gradient(lambda: fn(pred, target), pred, h))
+        report["prediction"] = _pair(analytic, numerical_gradient(lambda: fn(pred, target), pred, h))
     elif callable(fn):
         if grad is None:
             raise TypeError("gradcheck of a plain function needs grad=, its analytic backward "
@@ -108,22 +120,29 @@ def gradcheck_report(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
         for i, (x, a) in enumerate(zip(xs, analytic)):
             if a is None:
                 continue
-            report[f"input {i}" if len(xs) > 1 else "input"] = relative_error(a, numerical_gradient(scalar, x, h))
+            report[f"input {i}" if len(xs) > 1 else "input"] = _pair(a, numerical_gradient(scalar, x, h))
     else:
         raise TypeError(f"gradcheck needs a Module, a Loss or a function, got {type(fn).__name__}")
     return report
 
 
-def gradcheck(fn, *inputs, grad=None, tol=DEFAULT_TOL, h=1e-6, seed=0, wrt_inputs=True, raise_on_fail=True):
-    """Compare analytic and central-difference gradients; return the worst relative error.
+def gradcheck(fn, *inputs, grad=None, tol=DEFAULT_TOL, atol=1e-8, h=1e-6, seed=0, wrt_inputs=True,
+              raise_on_fail=True):
+    """Compare analytic and central-difference gradients; return the worst relative error
+    (a quantity within ``atol`` but above ``tol`` counts as 0: its gradient is zero up to noise).
 
-    Raises ``GradcheckError`` naming the first quantity whose error exceeds ``tol``
-    (unless ``raise_on_fail=False``).  See ``gradcheck_report`` for what ``fn`` may be.
+    A quantity fails when its relative error exceeds ``tol`` AND its largest absolute
+    difference exceeds ``atol`` — a gradient that is truly zero (a bias just before a
+    BatchNorm, say) compares 0 with rounding noise, whose *relative* error means nothing.
+    Raises ``GradcheckError`` naming each failing quantity (unless ``raise_on_fail=False``).
+    See ``_errors`` for what ``fn`` may be.
     """
-    report = gradcheck_report(fn, *inputs, grad=grad, h=h, seed=seed, wrt_inputs=wrt_inputs)
+    errors = _errors(fn, *inputs, grad=grad, h=h, seed=seed, wrt_inputs=wrt_inputs)
+    # entries that agree to within atol count as exact (relative error of noise around 0 is meaningless)
+    report = {k: (rel if rel <= tol or ab > atol else 0.0) for k, (rel, ab) in errors.items()}
     worst = max(report.values()) if report else 0.0
     if raise_on_fail:
-        failed = {k: v for k, v in report.items() if not v <= tol}
+        failed = {k: rel for k, (rel, ab) in errors.items() if not (rel <= tol or ab <= atol)}
         if failed:
             lines = ", ".join(f"{k}: {v:.2e}" for k, v in failed.items())
             raise GradcheckError(f"gradcheck failed for {fn!r} — relative error above tol={tol:g} in {lines}")

@@ -141,15 +141,16 @@ class SoftmaxCrossEntropy(Loss):
             raise ValueError(f"{self.name}: labels must be in 0..{C - 1} for {C} classes, "
                              f"got values in {y.min()}..{y.max()}")
         logp = log_softmax(Z, axis=1)
-        self._cache = (Z, y)
+        self._cache = (logp, y)
         return float(-logp[np.arange(N), y].mean())
 
     def _backward(self):
-        Z, y = self._cache
-        N = Z.shape[0]
-        delta = softmax(Z, axis=1)
+        logp, y = self._cache
+        N = logp.shape[0]
+        delta = np.exp(logp)                    # softmax, reusing the forward pass
         delta[np.arange(N), y] -= 1.0
-        return delta / N
+        delta /= N
+        return delta
 
 
 class CosineDistance(Loss):

@@ -142,13 +142,17 @@ class Linear(Module):
         self._cache = X
         return X @ self.W.data.T + self.b.data
 
-    def backward(self, delta):
-        """BP3: db = Σ_n delta;  BP4: dW = deltaᵀ A_prev;  returns delta W (feeds BP2 below)."""
+    def backward(self, delta, input_grad=True):
+        """BP3: db = Σ_n delta;  BP4: dW = deltaᵀ A_prev;  returns delta W (feeds BP2 below).
+
+        ``input_grad=False`` skips dX (returns None): the first layer's input is data, and
+        nothing needs its gradient during training — that saves one matmul per step.
+        """
         X = self._cache
         delta = self._check_dY(delta, (X.shape[0] if X is not None else -1, self.n_out))
         self.W.grad += delta.T @ X
         self.b.grad += delta.sum(axis=0)
-        return delta @ self.W.data
+        return delta @ self.W.data if input_grad else None
 
     def __repr__(self):
         return f"{type(self).__name__}({self.n_in}, {self.n_out})"
@@ -207,6 +211,14 @@ class Sigmoid(Activation):
 
     def _fprime(self, Z, A):
         return A * (1.0 - A)          # σ' = σ(1 − σ), from the cached output
+
+    def backward(self, dA):
+        Z, A = self._cache if self._cache is not None else (np.empty(0), None)
+        dA = self._check_dY(dA, Z.shape)
+        G = 1.0 - A                   # dA ⊙ σ(1 − σ), with a single temporary array
+        G *= A
+        G *= dA
+        return G
 
 
 class Tanh(Activation):
@@ -282,10 +294,17 @@ class Sequential(Module):
             X = layer.forward(X)
         return X
 
-    def backward(self, dY):
-        for layer in reversed(self.layers):
+    def backward(self, dY, input_grad=True):
+        """Run every layer's backward in reverse; returns dL/dX (None if ``input_grad=False``)."""
+        layers = self.layers
+        for layer in layers[:0:-1]:
             dY = layer.backward(dY)
-        return dY
+        if not layers:
+            return dY
+        first = layers[0]
+        if not input_grad and isinstance(first, (Linear, Sequential)):
+            return first.backward(dY, input_grad=False)
+        return first.backward(dY)
 
     def __getitem__(self, i):
         return self.layers[i]

@@ -23,7 +23,7 @@ import numpy as np
 
 from .diagnostics import Recorder
 from .losses import BCE, SoftmaxCrossEntropy, get_loss
-from .nn import Module
+from .nn import Module, Sequential
 from .optim import clip_grad_norm
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingDiverged", "Regularization",
@@ -417,7 +417,11 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
                         raise
                     if not math.isfinite(L):
                         raise _diverged(epoch, step, L, optimizer)
-                    model.backward(loss_fn.backward())
+                    dout = loss_fn.backward()
+                    if isinstance(model, Sequential):
+                        model.backward(dout, input_grad=False)   # the data needs no gradient
+                    else:
+                        model.backward(dout)
                     for hook in step_hooks:
                         hook(model)
                     if reg is not None:

@@ -208,3 +208,14 @@ def test_gradcheck_bad_arguments():
         bp.gradcheck(np.sin, np.zeros(3))
     with pytest.raises(TypeError, match="needs a Module, a Loss or a function, got int"):
         bp.gradcheck(3, np.zeros(3))
+
+
+def test_a_truly_zero_gradient_passes_on_the_absolute_tolerance():
+    # a bias right before BatchNorm has gradient exactly 0; its relative error is noise (~1)
+    net = bp.nn.Sequential(bp.nn.Linear(3, 4, seed=0), bp.nn.BatchNorm(4))
+    X = np.random.default_rng(1).standard_normal((6, 3))
+    report = bp.gradcheck_report(net, X)
+    assert report["0.Linear(3->4).b"] > 0.5          # the relative error alone would fail
+    assert bp.gradcheck(net, X) < 1e-6              # but the absolute difference is below atol
+    with pytest.raises(bp.GradcheckError, match=r"Linear\(3->4\)\.b"):
+        bp.gradcheck(net, X, atol=0.0)

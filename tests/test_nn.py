@@ -388,3 +388,18 @@ def test_layers_of_one_mlp_differ():
 def test_float32_dtype_is_kept():
     net = MLP([3, 4, 2], dtype=np.float32)
     assert all(p.data.dtype == np.float32 and p.grad.dtype == np.float32 for p in net.parameters())
+
+
+def test_backward_without_input_grad_gives_the_same_parameter_gradients():
+    net = bp.nn.MLP([5, 4, 3], activation="sigmoid", seed=0)
+    X = np.random.default_rng(0).standard_normal((7, 5))
+    G = np.random.default_rng(1).standard_normal((7, 3))
+    net(X)
+    dX = net.backward(G)
+    full = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
+    net(X)
+    assert net.backward(G, input_grad=False) is None
+    for a, b in zip(full, net.parameters()):
+        assert np.array_equal(a, b.grad)
+    assert dX.shape == X.shape
