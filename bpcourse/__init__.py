@@ -13,4 +13,13 @@ __version__ = "0.1.0"
 __all__ = ["Value", "activations", "data", "diagnostics", "draw", "init", "layers", "losses", "nn", "optim",
            "plotting", "regularization", "rnn", "train", "gradcheck", "gradcheck_report", "GradcheckError", "numerical_gradient",
            "relative_error",
-           "__version__"]
+           "widgets", "__version__"]
+
+
+def __getattr__(name):
+    # `bp.widgets` is loaded on first use: it pulls in ipywidgets and matplotlib, which plain
+    # engine users (and the grader's sandboxed children) do not need.
+    if name == "widgets":
+        import importlib
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
