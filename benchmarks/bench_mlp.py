@@ -68,7 +68,7 @@ def bpcourse_step(sizes, activation, X, y, lr):
     def step():
         opt.zero_grad()
         L = loss(net(X), y)
-        net.backward(loss.backward())
+        net.backward(loss.backward(), input_grad=False)   # as bp.train.fit: the data needs no gradient
         opt.step()
         return L
     return step, net

@@ -57,7 +57,10 @@ class Optimizer:
 
     def zero_grad(self):
         for p in self.params:
-            p.grad.fill(0.0)
+            if hasattr(p, "zero_grad"):
+                p.zero_grad()          # lazy: see nn.Parameter
+            else:
+                p.grad.fill(0.0)
 
     def step(self):
         self.t += 1
@@ -76,6 +79,7 @@ class SGD(Optimizer):
         self.momentum = _check_rate(momentum, "momentum", "SGD", low_inclusive=True, high=1.0)
         self.weight_decay = _check_rate(weight_decay, "weight_decay", "SGD", low_inclusive=True)
         self.velocity = [None] * len(self.params)
+        self._scratch = [None] * len(self.params)
 
     def _update(self, i, p):
         g = self._grad(p)
@@ -84,7 +88,11 @@ class SGD(Optimizer):
             v = g.copy() if v is None else self.momentum * v + g
             self.velocity[i] = v
             g = v
-        p.data -= self.lr * g
+        step = self._scratch[i]
+        if step is None or step.shape != g.shape or step.dtype != g.dtype:
+            step = self._scratch[i] = np.empty_like(g)
+        np.multiply(g, self.lr, out=step)     # no fresh temporary per step
+        p.data -= step
 
 
 class RMSProp(Optimizer):

@@ -407,7 +407,7 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
                     Xb = Xe[start:start + batch_size]
                     yb = ye[start:start + batch_size]
                     for p in params:
-                        p.grad.fill(0.0)
+                        p.zero_grad()       # lazy (nn.Parameter): backward overwrites the buffer
                     try:
                         out = model.forward(Xb)
                         L = loss_fn(out, yb)

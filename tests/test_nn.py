@@ -1,6 +1,7 @@
 """Layers (``bp.nn``): backward vs central differences over random shapes and values, the public
 contract of design §3.1, scalar engine == matrix engine, shapes, bad input, reproducibility."""
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -403,3 +404,44 @@ def test_backward_without_input_grad_gives_the_same_parameter_gradients():
     for a, b in zip(full, net.parameters()):
         assert np.array_equal(a, b.grad)
     assert dX.shape == X.shape
+
+
+def test_zero_grad_is_lazy_but_always_reads_as_zero():
+    lin = Linear(3, 2, seed=0)
+    X = np.random.default_rng(0).standard_normal((4, 3))
+    G = np.ones((4, 2))
+    lin(X)
+    lin.backward(G)
+    once = lin.W.grad.copy()
+    lin.zero_grad()
+    assert not lin.W.grad.any() and not lin.b.grad.any()       # reading zeroes a stale gradient
+    lin.zero_grad()
+    lin.W.grad += 1.0                                            # touched in place before backward
+    lin(X)
+    lin.backward(G)
+    assert np.allclose(lin.W.grad, once + 1.0)                  # ... so backward accumulates onto it
+    lin.zero_grad()
+    lin(X)
+    lin.backward(G)                                              # untouched: backward writes in place
+    assert np.array_equal(lin.W.grad, once)
+    lin.backward(G)                                              # a second backward accumulates
+    assert np.allclose(lin.W.grad, 2 * once)
+
+
+def test_grad_setter_checks_the_shape():
+    lin = Linear(3, 2)
+    with pytest.raises(ValueError, match=r"grad must have shape \(2, 3\)"):
+        lin.W.grad = np.zeros((3, 2))
+
+
+def test_sigmoid_layer_matches_the_two_branch_sigmoid_without_warnings():
+    Z = np.concatenate([np.linspace(-750, 750, 30001), [-1e4, 1e4, 0.0]]).reshape(-1, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise", under="ignore"):
+            A = Sigmoid()(Z)
+    ref = bp.activations.sigmoid(Z)
+    assert np.all(np.isfinite(A)) and A.min() >= 0 and A.max() <= 1
+    big = ref > 1e-300
+    assert np.max(np.abs(A[big] - ref[big]) / ref[big]) < 1e-14
+    assert np.max(np.abs(A - ref)) < 1e-300 or np.allclose(A, ref, rtol=1e-14, atol=1e-300)
