@@ -115,9 +115,10 @@ class Sandbox:
         if self.kind == "none":
             extra = (" Running as root without it, the process-count limit cannot be enforced."
                      if self.root else "")
+            advice = ("Install Debian's `bubblewrap` package for isolation." if not self.bwrap
+                      else "Check that user namespaces are allowed here (or run as root).")
             self.log(f"bpcourse.grade: {self.reason}; grading WITHOUT a filesystem sandbox — submissions "
-                     f"can read and write whatever your user can. Install Debian's `bubblewrap` package "
-                     f"for isolation.{extra}")
+                     f"can read and write whatever your user can. {advice}{extra}")
 
     # --- bubblewrap ------------------------------------------------------------------
     def _probe(self):
@@ -132,7 +133,8 @@ class Sandbox:
             return False, f"bubblewrap failed to start ({e})"
         if r.returncode != 0:
             err = r.stderr.decode(errors="replace").strip().splitlines()
-            return False, f"bubblewrap does not work here ({err[-1] if err else 'exit ' + str(r.returncode)})"
+            return False, (f"bubblewrap is installed but failed to start Python in the sandbox "
+                           f"({err[-1] if err else 'exit ' + str(r.returncode)})")
         return True, ""
 
     def _bwrap_args(self):
@@ -146,11 +148,14 @@ class Sandbox:
         homes = [h for h in {"/root", os.path.expanduser("~")} if h not in ("", "/") and os.path.isdir(h)]
         hidden = sorted(set(self.hidden) | {os.path.realpath(h) for h in homes})
         args += self._hide(hidden)
-        needed = [p for p in _python_paths() if any(_under(p, h) for h in hidden)]
+        # the private /tmp hides everything below it too: a checkout or venv living in /tmp
+        # (a CI runner's clone, say) must be mounted back like one under a home folder
+        covered = hidden + ["/tmp"]
+        needed = [p for p in _python_paths() if any(_under(p, h) for h in covered)]
         needed = [p for p in needed if not any(q != p and _under(p, q) for q in needed)]
         made = set()
         for p in needed:     # mount the Python installation back, through traversable folders
-            h = max((h for h in hidden if _under(p, h)), key=len)
+            h = max((h for h in covered if _under(p, h)), key=len)
             parts = Path(p).relative_to(h).parts
             for k in range(1, len(parts)):
                 d = os.path.join(h, *parts[:k])
