@@ -11,11 +11,11 @@ import ipywidgets as W
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, int_slider, log_slider,
-                    log_ylim)
+from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, int_slider,
+                    log_slider, log_ylim, no_minor_ticks, set_title, sticky_limit, style_axes)
 
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
@@ -28,8 +28,8 @@ def _log_bars(ax, n, color):
     bars = list(ax.bar(np.arange(1, n + 1), np.ones(n), bottom=1e-30, color=color))
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-    ax.tick_params(labelsize=8)
+    no_minor_ticks(ax)
+    ax.tick_params(labelsize=FONT["tick"])
     return bars
 
 
@@ -95,9 +95,8 @@ class GradientFlowExplorer(Widget):
         ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
         self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
         self._dots, = ax.plot([], [], "o", color=ORANGE, ms=4, label="‖∂L/∂b‖")
-        ax.set_xlabel("layer (1 = next to the input)", fontsize=9)
-        ax.set_title("‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)", fontsize=10)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        style_axes(ax, title="‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)", xlabel="layer (1 = next to the input)")
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._bars, self._dots, self._text)
 
     def _compute(self):
@@ -120,7 +119,7 @@ class GradientFlowExplorer(Widget):
         log_ylim(self.ax, min(lo, pos.min() / 2) if pos.size else lo, max(hi, pos.max() * 2) if pos.size else hi)
         self.ax.set_xlim(0.4, n + 0.6)
         finite = all(map(math.isfinite, s["grad_norms"]))
-        self._text.set_text(f"{s['depth']} × {s['activation']}, weights N(0, ({s['weight_scale']:.2g})²/{s['width']}):"
+        self._text.set_text(f"{s['depth']} × {s['activation']}, W ~ N(0, {s['weight_scale']:.2f}²/{s['width']}):"
                             f"   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = {s['first_over_last']:.2g}"
                             + ("" if finite else "   (overflow: some norms are inf)"))
 
@@ -142,11 +141,16 @@ class InitExplorer(Widget):
     """Push a batch of standard-normal inputs through ``depth`` layers of ``width`` units and
     backpropagate a random gradient: per-layer histograms of the activations A and of the
     gradients δ = ∂L/∂Z, and their standard deviations.  Glorot & Bengio (2010): keep
-    Var[W] = 2/(n_in + n_out) for tanh; He et al. (2015): Var[W] = 2/n_in for ReLU."""
+    Var[W] = 2/(n_in + n_out) for tanh; He et al. (2015): Var[W] = 2/n_in for ReLU.
 
-    figsize = (8.4, 3.3)
+    The layers are ``bp.nn.Linear`` (bias 0) and ``bp.nn`` activation layers; the backward pass
+    runs the activations' own ``backward`` (δ = dA ⊙ f′(Z)) and BP2 through the weights
+    (dA = δ W).  The weight gradients are not shown, so they are not computed.
+    """
+
+    figsize = (8.6, 3.7)
     MAX_DEPTH = 30
-    N = 256
+    N = 128
     BINS = 41
 
     def __init__(self, init="xavier", activation="tanh", depth=10, width=100):
@@ -156,6 +160,8 @@ class InitExplorer(Widget):
         check_int(own, "depth", depth, 1, self.MAX_DEPTH)
         check_int(own, "width", width, 10, 300)
         super().__init__()
+        self._weights = None         # {"key": (init, width), "rng": ..., "layers": [Linear, ...]}
+        self._spans = {}             # panel -> current sticky axis limit
         c = self.controls
         c["init"] = dropdown("init", init, INIT_CHOICES)
         c["activation"] = dropdown("activation", activation, ACTIVATION_NAMES)
@@ -164,112 +170,125 @@ class InitExplorer(Widget):
         self._finish()
 
     def _build_figure(self):
-        self.figure.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.3)
+        self.figure.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.76, wspace=0.34)
         self.ax_a, self.ax_d, self.ax_s = self.figure.subplots(1, 3)
         self._cmap = colormaps["viridis"]
         self._a_lines = [self.ax_a.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
         self._d_lines = [self.ax_d.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
-        self._std_a, = self.ax_s.semilogy([], [], "o-", color=BLUE, ms=3, label="std of A")
-        self._std_d, = self.ax_s.semilogy([], [], "s-", color=RED, ms=3, label="std of δ")
-        self.ax_a.set_title("activations A  (layer 1 purple → last yellow)", fontsize=9)
-        self.ax_d.set_title("gradients δ = ∂L/∂Z per layer", fontsize=9)
-        self.ax_s.set_title("spread per layer", fontsize=9)
-        self.ax_s.set_xlabel("layer", fontsize=8)
-        self.ax_s.legend(fontsize=7, loc="best")
+        self._std_a, = self.ax_s.semilogy([], [], "o-", color=BLUE, ms=3)
+        self._std_d, = self.ax_s.semilogy([], [], "s-", color=RED, ms=3)
+        style_axes(self.ax_a, title="activations A", xlabel="A", ylabel="fraction of values")
+        style_axes(self.ax_d, title="gradients δ = ∂L/∂Z", xlabel="δ")
+        style_axes(self.ax_s, xlabel="layer")
+        set_title(self.ax_s, "std of A ●", loc="left", color=BLUE)       # the legend, in the title line
+        set_title(self.ax_s, "std of δ ■", loc="right", color=RED)
         self.ax_s.xaxis.set_major_locator(MaxNLocator(integer=True))
-        self.ax_s.yaxis.set_minor_formatter(NullFormatter())
-        for ax in (self.ax_a, self.ax_d, self.ax_s):
-            ax.tick_params(labelsize=7)
-        self.ax_a.set_ylabel("fraction", fontsize=8)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        no_minor_ticks(self.ax_s)
+        self._text = self.figure.text(0.5, 0.975, "", ha="center", va="top", fontsize=FONT["text"], linespacing=1.5)
         self._animate(*self._a_lines, *self._d_lines, self._std_a, self._std_d, self._text)
 
-    def _network(self, init, act, depth, width):
-        if init.startswith("normal_"):
-            return nn.MLP([width] * (depth + 1), activation=act, init="normal", std=float(init[7:]), seed=0,
-                          output_activation=act)
-        return nn.MLP([width] * (depth + 1), activation=act, init=init, seed=0, output_activation=act)
+    def _linears(self, init, width, depth):
+        """The first ``depth`` Linear(width, width) layers for this init (seed 0), made once and kept:
+        changing the depth or the activation reuses them, and deeper layers are drawn on demand."""
+        key = (init, width)
+        if self._weights is None or self._weights["key"] != key:
+            self._weights = {"key": key, "rng": np.random.default_rng(0), "layers": []}
+        w = self._weights
+        kwargs = dict(init="normal", std=float(init[7:])) if init.startswith("normal_") else dict(init=init)
+        while len(w["layers"]) < depth:
+            w["layers"].append(nn.Linear(width, width, seed=w["rng"], name=f"Linear{len(w['layers']) + 1}", **kwargs))
+        return w["layers"][:depth]
 
     def _compute(self):
         c = self.controls
         init, act, depth, width = (c[k].value for k in ("init", "activation", "depth", "width"))
-        net = self._network(init, act, depth, width)
+        linears = self._linears(init, width, depth)
+        acts = [nn.make_activation(act) for _ in range(depth)]
         rng = np.random.default_rng(0)
-        X = rng.standard_normal((self.N, width))
+        A = rng.standard_normal((self.N, width))
         A_list, deltas = [], []
         with np.errstate(all="ignore"):
-            A = X
-            for layer in net.layers:
-                A = layer(A)
-                if isinstance(layer, nn.Activation):
-                    A_list.append(A)
-            dY = rng.standard_normal(A.shape) / self.N       # a random upstream gradient at the top
-            for layer in reversed(net.layers):
-                dY = layer.backward(dY)
-                if isinstance(layer, nn.Activation):
-                    deltas.insert(0, dY)                      # ∂L/∂Z of that layer
+            for lin, f in zip(linears, acts):
+                A = f(lin(A))
+                A_list.append(A)
+            dA = rng.standard_normal(A.shape) / self.N        # a random upstream gradient at the top
+            for lin, f in zip(reversed(linears), reversed(acts)):
+                delta = f.backward(dA)                        # BP1/BP2: δ = dA ⊙ f′(Z), this layer's ∂L/∂Z
+                deltas.insert(0, delta)
+                dA = delta @ lin.W.data                       # BP2: into the layer below
+        zeros = act == "relu"
+        act_std, delta_std = [float(np.std(a)) for a in A_list], [float(np.std(d)) for d in deltas]
         self._s = {"init": init, "activation": act, "depth": depth, "width": width,
-                   "act_std": [float(np.std(a)) for a in A_list], "delta_std": [float(np.std(d)) for d in deltas],
-                   "act_hist": self._histograms(A_list, act, "A"), "delta_hist": self._histograms(deltas, act, "d")}
+                   "act_std": act_std, "delta_std": delta_std,
+                   "act_hist": self._histograms(A_list, self._range("A", A_list, act_std, act, zeros), zeros),
+                   "delta_hist": self._histograms(deltas, self._range("d", deltas, delta_std, act, False), False)}
 
-    def _histograms(self, arrays, act, kind):
-        """(bin centres, [fraction per bin for each layer], zeros left out) on a common range."""
-        finite = [a[np.isfinite(a)] for a in arrays]
-        zeros = kind == "A" and act in ("relu",)
-        if kind == "A" and act == "tanh":
-            lo, hi = -1.0, 1.0
-        elif kind == "A" and act == "sigmoid":
-            lo, hi = 0.0, 1.0
-        else:
-            big = max((np.percentile(np.abs(a[a != 0]), 99.5) if np.any(a != 0) else 0.0) for a in finite)
-            big = big if big > 0 else 1.0
-            lo, hi = (0.0, big) if zeros else (-big, big)
+    def _range(self, panel, arrays, stds, act, zeros):
+        """The histogram range of a panel: fixed for tanh and sigmoid activations, otherwise a sticky
+        limit around the 99.5th percentile of |values| (so it changes only when the data leave it)."""
+        if panel == "A" and act == "tanh":
+            return -1.0, 1.0
+        if panel == "A" and act == "sigmoid":
+            return 0.0, 1.0
+        widest = arrays[int(np.argmax([s if math.isfinite(s) else math.inf for s in stds]))]   # sets the range
+        widest = np.abs(widest[np.isfinite(widest) & (widest != 0)])
+        big = float(np.percentile(widest, 99.5)) if widest.size else 0.0
+        key = (panel, "half" if zeros else "both")
+        self._spans[key] = sticky_limit(self._spans.get(key), big if big > 0 else 1.0)
+        return (0.0, self._spans[key]) if zeros else (-self._spans[key], self._spans[key])
+
+    def _histograms(self, arrays, span, zeros):
+        """(bin centres, [fraction per bin for each layer], zeros left out) on the common range ``span``.
+
+        Values outside the range count in the end bins; the fraction is of all values (so with ReLU
+        the exact zeros, left out, are what is missing from 1)."""
+        lo, hi = span
         edges = np.linspace(lo, hi, self.BINS + 1)
         hists = []
-        for a in finite:
-            vals = a[a != 0] if zeros else a
-            counts, _ = np.histogram(np.clip(vals, lo, hi), bins=edges)
-            hists.append(counts / max(a.size, 1))
+        for a in arrays:
+            vals = a[np.isfinite(a)]
+            if zeros:
+                vals = vals[vals != 0]
+            idx = np.minimum(((np.clip(vals, lo, hi) - lo) * (self.BINS / (hi - lo))).astype(np.int64), self.BINS - 1)
+            hists.append(np.bincount(idx, minlength=self.BINS) / max(a.size, 1))
         return (edges[:-1] + edges[1:]) / 2, hists, zeros
 
     def _draw(self):
         s = self._s
         depth = s["depth"]
         colours = [self._cmap(i / max(depth - 1, 1)) for i in range(depth)]
-        for ax, lines, (centres, hists, zeros) in ((self.ax_a, self._a_lines, s["act_hist"]),
-                                                   (self.ax_d, self._d_lines, s["delta_hist"])):
+        for ax, lines, (centres, hists, zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
+                                                          (self.ax_d, self._d_lines, s["delta_hist"], "d")):
             for i, line in enumerate(lines):
                 line.set_visible(i < depth)
                 if i < depth:
                     line.set_data(centres, hists[i])
                     line.set_color(colours[i])
-            top = max(h.max() for h in hists) if hists else 1.0
-            ax.set_xlim(centres[0] - (centres[1] - centres[0]), centres[-1] + (centres[1] - centres[0]))
-            ax.set_ylim(0, _round_up(top))
+            step = centres[1] - centres[0]
+            ax.set_xlim(centres[0] - step, centres[-1] + step)
+            top = max(float(h.max()) for h in hists) if hists else 1.0
+            self._spans["top", panel] = min(sticky_limit(self._spans.get(("top", panel)), 1.08 * max(top, 1e-3),
+                                                         shrink=3.0), 1.05)
+            ax.set_ylim(0, self._spans["top", panel])
         layers_ = np.arange(1, depth + 1)
         self._std_a.set_data(layers_, np.maximum(s["act_std"], 1e-30))
         self._std_d.set_data(layers_, np.maximum(s["delta_std"], 1e-30))
         both = np.array(s["act_std"] + s["delta_std"])
         both = both[np.isfinite(both) & (both > 0)]
         log_ylim(self.ax_s, *((both.min() / 2, both.max() * 2) if both.size else (1e-3, 1)))
-        self.ax_s.set_xlim(0.5, depth + 0.5)
+        self.ax_s.set_xlim(0.5, 5 * math.ceil(depth / 5) + 0.5)     # steps of 5 layers: redrawn rarely
         label = dict((v, k) for k, v in INIT_CHOICES)[s["init"]]
-        note = "  (zeros of inactive ReLUs left out)" if s["act_hist"][2] else ""
+        note = ";  zeros of inactive ReLUs left out" if s["act_hist"][2] else ""
         self._text.set_text(f"{label}, {s['activation']}, {depth} layers × {s['width']}: std of A from "
-                            f"{s['act_std'][0]:.2g} (layer 1) to {s['act_std'][-1]:.2g} (layer {depth}){note}")
+                            f"{s['act_std'][0]:.2g} (layer 1) to {s['act_std'][-1]:.2g} (layer {depth})\n"
+                            f"one curve per layer: layer 1 purple → layer {depth} yellow{note}")
 
     def state(self):
         s = dict(self._s)
         s["std_plotted"] = {"A": list(self._std_a.get_ydata()), "delta": list(self._std_d.get_ydata())}
+        s["hist_plotted"] = {"A": [np.array(l.get_ydata()) for l in self._a_lines if l.get_visible()],
+                             "delta": [np.array(l.get_ydata()) for l in self._d_lines if l.get_visible()]}
         return s
-
-
-def _round_up(x):
-    """A y-limit a little above x, from a coarse ladder (so it changes rarely)."""
-    for v in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0):
-        if x <= v * 0.95:
-            return v
-    return 1.05
 
 
 # ==============================================================================================
@@ -322,9 +341,8 @@ class RemediesExplorer(Widget):
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
         self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
-        ax.set_xlabel("layer (1 = next to the input)", fontsize=9)
-        ax.set_title("‖∂L/∂W‖ per Linear layer (log scale)", fontsize=10)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        style_axes(ax, title="‖∂L/∂W‖ per Linear layer (log scale)", xlabel="layer (1 = next to the input)")
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._bars, self._text)
 
     def _compute(self):
@@ -362,10 +380,11 @@ class RegularizationExplorer(Widget):
     """Train a 2-64-64-1 ReLU net on 30 noisy "moons" points (test set: 400 points) with L2 weight
     decay and dropout; shows train/test loss curves and the decision map.  Without regularisation
     the train loss goes to ~0 while the test loss climbs (overfitting); L2 or dropout shrink the gap.
-    Each setting is trained once (full batch, Adam, 300 steps) and cached."""
+    Each setting is trained when first chosen (full batch, Adam with learning rate 0.02, 150 steps:
+    about 40 ms) and cached; the constructor trains only the initial setting."""
 
-    figsize = (7.6, 3.3)
-    STEPS, EVERY, GRID = 300, 10, 45
+    figsize = (7.6, 3.5)
+    STEPS, EVERY, GRID, LR = 150, 5, 45, 0.02
 
     def __init__(self, l2=0.0, dropout=0.0):
         own = "RegularizationExplorer"
@@ -395,7 +414,7 @@ class RegularizationExplorer(Widget):
         net = nn.Sequential(nn.Linear(2, 64, init="he", seed=rng), nn.ReLU(), layers.Dropout(p, seed=1),
                             nn.Linear(64, 64, init="he", seed=rng), nn.ReLU(), layers.Dropout(p, seed=2),
                             nn.Linear(64, 1, init="xavier", seed=rng))
-        opt = optim.Adam(net.parameters(), lr=0.01)
+        opt = optim.Adam(net.parameters(), lr=self.LR)
         loss = losses.BCE(from_logits=True)
         d = self.data
         ytr, yte = d["y_train"].reshape(-1, 1).astype(float), d["y_test"].reshape(-1, 1).astype(float)
@@ -422,15 +441,14 @@ class RegularizationExplorer(Widget):
         return result
 
     def _build_figure(self):
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.84, wspace=0.25)
+        self.figure.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.82, wspace=0.25)
         self.ax_L, self.ax_map = self.figure.subplots(1, 2)
         self._train_line, = self.ax_L.semilogy([], [], color=BLUE, label="train")
         self._test_line, = self.ax_L.semilogy([], [], "--", color=ORANGE, label="test")
         self.ax_L.set_xlim(0, self.STEPS)
-        self.ax_L.set_xlabel("step", fontsize=8)
-        self.ax_L.set_title("loss (BCE, without the penalty)", fontsize=9)
-        self.ax_L.legend(fontsize=7, loc="lower left")
-        self.ax_L.yaxis.set_minor_formatter(NullFormatter())
+        style_axes(self.ax_L, title="loss (BCE, without the penalty)", xlabel="step")
+        self.ax_L.legend(fontsize=FONT["legend"], loc="lower left")
+        no_minor_ticks(self.ax_L)
         self._map = self.ax_map.imshow(np.zeros((self.GRID, self.GRID)), origin="lower", extent=self.extent,
                                        cmap="PuOr", vmin=0, vmax=1, aspect="auto", interpolation="bilinear")
         d, norm = self.data, Normalize(-0.25, 1.25)
@@ -438,10 +456,8 @@ class RegularizationExplorer(Widget):
                                              norm=norm, s=4, alpha=0.5, linewidths=0)
         self._train_pts = self.ax_map.scatter(d["X_train"][:, 0], d["X_train"][:, 1], c=d["y_train"], cmap="PuOr",
                                               norm=norm, s=30, edgecolors="black", linewidths=0.8)
-        self.ax_map.set_title("decision map (● train, · test)", fontsize=9)
-        for ax in (self.ax_L, self.ax_map):
-            ax.tick_params(labelsize=7)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        style_axes(self.ax_map, title="decision map (● train, · test)")
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(self._train_line, self._test_line, self._map, self._test_pts, self._train_pts, self._text)
 
     def _compute(self):

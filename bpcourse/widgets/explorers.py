@@ -11,13 +11,12 @@ import math
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
-from matplotlib.ticker import NullFormatter
 
 from .. import activations, losses, nn, optim
 from ..gradcheck import relative_error
 from ..scalar import Value
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider, int_slider,
-                    log_slider, toggle)
+from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
+                    int_slider, log_slider, no_minor_ticks, set_title, style_axes, toggle)
 
 __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "SoftmaxExplorer",
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
@@ -52,7 +51,7 @@ class CircuitExplorer(Widget):
         ax.set_xlim(-0.4, 5.1)
         ax.set_ylim(-0.6, 2.7)
         ax.axis("off")
-        ax.set_title("f = (x + y)·z:   values above the wires,  ∂f/∂· below (red)", fontsize=10)
+        set_title(ax, "f = (x + y)·z:   values above the wires,  ∂f/∂· below (red)")
         P = self._POS
         wires = {"x": ("x", "+"), "y": ("y", "+"), "q": ("+", "*"), "z": ("z", "*"), "f": ("*", "f")}
         self._value_text, self._grad_text = {}, {}
@@ -118,12 +117,11 @@ class ActivationExplorer(Widget):
         self._d_line, = self.ax_d.plot(self.Z, self.Z, color=GREEN)
         self._d_dot, = self.ax_d.plot([], [], "o", color=ORANGE)
         self._d_max = self.ax_d.axhline(0.0, color=GREY, ls="--", lw=1)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         for ax in (self.ax_f, self.ax_d):
             ax.axhline(0, color="black", lw=0.5)
             ax.axvline(0, color="black", lw=0.5)
-            ax.set_xlabel("z", fontsize=9)
-            ax.tick_params(labelsize=8)
+            style_axes(ax, xlabel="z")
         self._animate(self._f_line, self._tangent, self._f_dot, self._d_line, self._d_dot, self._d_max, self._text)
 
     def _compute(self):
@@ -146,8 +144,8 @@ class ActivationExplorer(Widget):
         self._text.set_text(f"z = {z0:.1f}:   f(z) = {f0:.3g},   f′(z) = {d0:.3g}   (max f′ = {s['max_fprime']:.3g},"
                             " dashed)")
         name = s["activation"]
-        self.ax_f.set_title(f"{name}(z) and its tangent", fontsize=10)
-        self.ax_d.set_title(f"{name}′(z)", fontsize=10)
+        set_title(self.ax_f, f"{name}(z) and its tangent")
+        set_title(self.ax_d, f"{name}′(z)")
         for ax, y in ((self.ax_f, s["f"]), (self.ax_d, s["fprime"])):
             lo, hi = min(y.min(), 0.0), max(y.max(), 0.0)
             pad = 0.12 * (hi - lo or 1.0)
@@ -195,7 +193,7 @@ class LayerShapeExplorer(Widget):
 
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.0, 0.0, 1.0, 0.93))
-        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA", fontsize=10)
+        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA", fontsize=FONT["title"])
         ax.axis("off")
         self._slot = self.MAX_SIZE + 3.0           # width reserved per block, in cells
         ax.set_xlim(0, 5 * self._slot + 2.5)
@@ -207,10 +205,10 @@ class LayerShapeExplorer(Widget):
                 ax.add_patch(r)
                 g = LineCollection([], colors="black", linewidths=0.3, alpha=0.6)
                 ax.add_collection(g)
-                t = ax.text(0, 0, "", ha="left", va="top", fontsize=8)
+                t = ax.text(0, 0, "", ha="left", va="top", fontsize=FONT["small"])
                 self._rects[l, name], self._grids[l, name], self._labels[l, name] = r, g, t
                 self._animate(r, g, t)
-            self._row_titles.append(self._animate(ax.text(0.2, 0, f"layer {l}", fontsize=9, weight="bold",
+            self._row_titles.append(self._animate(ax.text(0.2, 0, f"layer {l}", fontsize=FONT["label"], weight="bold",
                                                           va="top")))
 
     def _compute(self):
@@ -307,15 +305,14 @@ class SoftmaxExplorer(Widget):
         self._p_bars = list(self.ax_p.bar(k, np.zeros(self.n_classes), color=BLUE))
         self._g_bars = list(self.ax_g.bar(k, np.zeros(self.n_classes), color=RED))
         self.ax_p.set_ylim(0, 1)
-        self.ax_p.set_title("softmax probabilities p", fontsize=10)
-        self.ax_g.set_title("gradient ∂L/∂z", fontsize=10)
+        set_title(self.ax_p, "softmax probabilities p")
+        set_title(self.ax_g, "gradient ∂L/∂z")
         self.ax_g.axhline(0, color="black", lw=0.6)
         self.ax_g.set_ylim(-1.05, 1.05)
         for ax in (self.ax_p, self.ax_g):
             ax.set_xticks(k)
-            ax.set_xlabel("class", fontsize=9)
-            ax.tick_params(labelsize=8)
-        self._text = self.figure.text(0.5, 0.95, "", ha="center", va="top", fontsize=10)
+            style_axes(ax, xlabel="class")
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._p_bars, *self._g_bars, self._text)
 
     def _compute(self):
@@ -405,14 +402,12 @@ class FiniteDifferenceExplorer(Widget):
         self._fwd_dot, = ax.loglog([], [], "o", color=ORANGE)
         self._cen_dot, = ax.loglog([], [], "o", color=BLUE)
         self._h_line = ax.axvline(1e-6, color=GREY, ls="--", lw=1)
-        self._text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=8)
+        self._text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=FONT["small"])
         ax.set_xlim(1e-15, 1)
         ax.set_ylim(1e-17, 10)
-        ax.set_xlabel("h", fontsize=9)
-        ax.set_ylabel("relative error", fontsize=9)
-        ax.legend(fontsize=8, loc="upper center")
-        ax.tick_params(labelsize=8)
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        style_axes(ax, xlabel="h", ylabel="relative error")
+        ax.legend(fontsize=FONT["legend"], loc="upper center")
+        no_minor_ticks(ax, "both")
         self._animate(self._fwd_line, self._cen_line, self._fwd_dot, self._cen_dot, self._h_line, self._text)
 
     def _compute(self):
@@ -433,7 +428,7 @@ class FiniteDifferenceExplorer(Widget):
         self._text.set_text(f"{s['function']}′({s['x']:g}) in {s['dtype']}:  h = {s['h']:.0e}   forward error "
                             f"{s['forward_at_h']:.1e}   central error {s['central_at_h']:.1e}\n"
                             f"best h: forward {s['best_h_forward']:.0e}, central {s['best_h_central']:.0e}")
-        self.ax.set_title(f"finite differences of {s['function']} at x = {s['x']:g}  ({s['dtype']})", fontsize=10)
+        set_title(self.ax, f"finite differences of {s['function']} at x = {s['x']:g}  ({s['dtype']})")
 
     def state(self):
         s = dict(self._s)
@@ -535,13 +530,11 @@ class LearningRateExplorer(Widget):
         self._path, = ax.plot([], [], "o-", color=ORANGE, ms=3, lw=1)
         self._start, = ax.plot([], [], "o", color=BLUE, ms=6)
         self._loss, = self.ax_L.semilogy([], [], "o-", color=ORANGE, ms=2, lw=1)
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
-        self.ax_L.set_xlabel("step", fontsize=9)
-        self.ax_L.set_title("loss f(w_k)  (fixed scale: compare settings)", fontsize=10)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
+        style_axes(self.ax_L, title="loss f(w_k)  (fixed scale)", xlabel="step")
         self.ax_L.set_ylim(*self.LOSS_RANGE)
-        self.ax_L.yaxis.set_minor_formatter(NullFormatter())
-        for ax in (self.ax_w, self.ax_L):
-            ax.tick_params(labelsize=8)
+        no_minor_ticks(self.ax_L)
+        style_axes(self.ax_w)
         self._animate(self._curve, *self._levels, self._path, self._start, self._loss, self._text)
 
     def _compute(self):
@@ -570,8 +563,8 @@ class LearningRateExplorer(Widget):
             self._start.set_data(path[:1, 0], 0.5 * lam * path[:1, 0] ** 2)
             self.ax_w.set_xlim(-B, B)
             self.ax_w.set_ylim(-0.05 * lam * B * B, 0.55 * lam * B * B)
-            self.ax_w.set_xlabel("w", fontsize=9)
-            self.ax_w.set_title("f(w) = ½λw² and the GD path", fontsize=10)
+            self.ax_w.set_xlabel("w", fontsize=FONT["label"])
+            set_title(self.ax_w, "f(w) = ½λw² and the GD path")
         else:
             self._curve.set_data([], [])
             f0 = 0.5 * float(path[0] @ s["H"] @ path[0])
@@ -581,8 +574,8 @@ class LearningRateExplorer(Widget):
             self._start.set_data(path[:1, 0], path[:1, 1])
             self.ax_w.set_xlim(-B, B)
             self.ax_w.set_ylim(-B, B)
-            self.ax_w.set_xlabel("w₁  (steep: λ)      w₂: λ/%g" % self.condition, fontsize=9)
-            self.ax_w.set_title("level sets and the GD path", fontsize=10)
+            self.ax_w.set_xlabel("w₁  (steep: λ)      w₂: λ/%g" % self.condition, fontsize=FONT["label"])
+            set_title(self.ax_w, "level sets and the GD path")
         loss = np.maximum(s["loss"], 1e-300)
         self._loss.set_data(np.arange(len(loss)), loss)
         self.ax_L.set_xlim(0, s["steps"])
@@ -605,7 +598,7 @@ class OptimizerExplorer(Widget):
     against plain gradient descent at the same learning rate (grey).  For momentum, theory says
     the iteration converges iff αλ_max < 2 + 2β (Goh, "Why Momentum Really Works", Distill 2017)."""
 
-    figsize = (7.2, 3.3)
+    figsize = (7.2, 3.6)
     NAMES = ("sgd", "momentum", "adam", "rmsprop")
     CURVATURES = (100.0, 1.0)
     W0 = (-1.0, 0.9)
@@ -627,27 +620,26 @@ class OptimizerExplorer(Widget):
         self._finish()
 
     def _build_figure(self):
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.82, wspace=0.25)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.78, wspace=0.25)
         self.ax_w, self.ax_L = self.figure.subplots(1, 2)
         f0 = 0.5 * np.array(self.W0) @ self.H @ np.array(self.W0)
         for pts in _ellipses(self.H, f0 * np.geomspace(1.5, 0.003, 7)):
-            self.ax_w.plot(pts[:, 0], pts[:, 1], color=GREY, lw=0.6)
+            self.ax_w.plot(pts[:, 0], pts[:, 1], color="#c8c8c8", lw=0.6)
         self.ax_w.plot([0], [0], "+", color="black")
         self.ax_w.set_xlim(-self.BOX, self.BOX)
         self.ax_w.set_ylim(-self.BOX, self.BOX)
         self.ax_w.set_aspect("equal")
-        self._gd_path, = self.ax_w.plot([], [], "s--", color=BLUE, ms=2, lw=1)
+        self._gd_path, = self.ax_w.plot([], [], "s--", color="#666666", ms=2, lw=1)
         self._path, = self.ax_w.plot([], [], "o-", color=ORANGE, ms=2, lw=1)
-        self._gd_loss, = self.ax_L.semilogy([], [], "--", color=BLUE, lw=1, label="plain GD (same α)")
+        self._gd_loss, = self.ax_L.semilogy([], [], "--", color="#666666", lw=1, label="plain GD (same α, grey)")
         self._loss, = self.ax_L.semilogy([], [], color=ORANGE, lw=1.3, label="chosen optimiser")
-        self.ax_L.legend(fontsize=7, loc="lower left")
-        self.ax_L.set_xlabel("step", fontsize=9)
-        self.ax_L.set_title("loss  (fixed scale: compare settings)", fontsize=10)
+        self.ax_L.legend(fontsize=FONT["legend"], loc="lower left")
+        style_axes(self.ax_L, title="loss  (fixed scale)", xlabel="step")
         self.ax_L.set_ylim(1e-16, 1e4)
-        self.ax_L.yaxis.set_minor_formatter(NullFormatter())
-        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
-        for ax in (self.ax_w, self.ax_L):
-            ax.tick_params(labelsize=8)
+        no_minor_ticks(self.ax_L)
+        self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"],
+                                      linespacing=1.4)
+        style_axes(self.ax_w, title="path in the (w₁, w₂) plane")
         self._animate(self._gd_path, self._path, self._gd_loss, self._loss, self._text)
 
     def _compute(self):
@@ -674,12 +666,14 @@ class OptimizerExplorer(Widget):
         both = np.concatenate([s["loss"], s["gd_loss"]])
         self.ax_L.set_xlim(0, s["steps"])
 
-        text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e} (plain GD {s['gd_loss'][-1]:.2e})"
+        text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e}  (plain GD {s['gd_loss'][-1]:.2e})"
         if "rate" in s:
-            text += (f";  αλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "
-                     f"{'converges' if s['converges'] else 'DIVERGES'} (rate {s['rate']:.3f})")
+            text += (f"\nαλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "
+                     f"{'converges' if s['converges'] else 'DIVERGES'}  (error × {s['rate']:.3f} per step)")
         elif s["diverged"]:
-            text += ";  DIVERGED"
+            text += "\nDIVERGED"
+        else:
+            text += "\n(per-coordinate step sizes: the αλ < 2 + 2β bound does not apply)"
         self._text.set_text(text)
         self._path.set_label(s["optimizer"])
 

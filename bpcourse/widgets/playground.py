@@ -18,11 +18,11 @@ import time
 import ipywidgets as W
 import numpy as np
 from matplotlib.colors import Normalize
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization
-from ._base import (OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider, int_slider,
-                    log_slider, log_ylim, nice_ceiling)
+from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
+                    int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 
@@ -101,8 +101,7 @@ class Playground(Widget):
     ``.tick()`` runs ``steps_per_tick`` mini-batch steps and redraws (what "play" does).
     """
 
-    figsize = (8.0, 5.4)
-    dpi = 72
+    figsize = (8.0, 5.6)
 
     def __init__(self, dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
                  optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
@@ -454,7 +453,7 @@ class Playground(Widget):
     # ---- figure ------------------------------------------------------------------------------
     def _build_figure(self):
         fig = self.figure
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.93, wspace=0.28, hspace=0.42)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.085, top=0.94, wspace=0.26, hspace=0.45)
         (self.ax_map, self.ax_loss), (self.ax_grad, self.ax_sat) = fig.subplots(2, 2)
         ax = self.ax_map
         self._map = ax.imshow(np.full((GRID, GRID), 0.5), origin="lower", extent=self.extent, cmap="PuOr",
@@ -462,33 +461,27 @@ class Playground(Widget):
         style = dict(cmap="PuOr", norm=Normalize(-0.25, 1.25), s=14, linewidths=0.7)
         self._train_pts = ax.scatter([0], [0], c=[0.0], edgecolors="white", label="train", **style)
         self._test_pts = ax.scatter([0], [0], c=[0.0], edgecolors="black", marker="s", label="test", **style)
-        ax.set_title("decision map  (colour: P(class 1); ○ train, □ test)", fontsize=9)
-        ax.tick_params(labelsize=7)
+        style_axes(ax, title="decision map: P(class 1);  ○ train, □ test")
         ax = self.ax_loss
         self._train_line, = ax.plot([], [], color=OKABE_ITO["blue"], label="train")
         self._test_line, = ax.plot([], [], color=OKABE_ITO["orange"], label="test", linestyle="--")
-        self._loss_text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=8)
+        self._loss_text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=FONT["small"])
         ax.set_yscale("log")
-        ax.set_title("loss (mean over the set, no regulariser)", fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.legend(fontsize=7, loc="upper right")
-        ax.tick_params(labelsize=7)
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        style_axes(ax, title="loss (mean over the set, no regulariser)", xlabel="step")
+        ax.legend(fontsize=FONT["legend"], loc="upper right")
+        no_minor_ticks(ax)
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax = self.ax_grad
         self._grad_bars = list(ax.bar(np.arange(MAX_LAYERS + 1) + 1, np.ones(MAX_LAYERS + 1), bottom=1e-30,
                                       color=OKABE_ITO["green"]))
         ax.set_yscale("log")
-        ax.set_title("‖∂L/∂W‖ per layer  (input → output, log scale)", fontsize=9)
-        ax.set_xlabel("layer", fontsize=8)
-        ax.tick_params(labelsize=7)
+        style_axes(ax, title="‖∂L/∂W‖ per layer (input → output)", xlabel="layer")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        no_minor_ticks(ax)
         ax = self.ax_sat
         self._sat_bars = list(ax.bar(np.arange(MAX_LAYERS) + 1, np.zeros(MAX_LAYERS), color=OKABE_ITO["vermillion"]))
         ax.set_ylim(0, 1.0)
-        ax.set_xlabel("hidden layer", fontsize=8)
-        ax.tick_params(labelsize=7)
+        style_axes(ax, xlabel="hidden layer")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self._msg = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=13, color="white", weight="bold",
                              bbox=dict(facecolor=OKABE_ITO["vermillion"], edgecolor="none", pad=8), visible=False)
@@ -517,11 +510,11 @@ class Playground(Widget):
         self.ax_map.set_ylim(self.extent[2:])
         self._draw_curves()
         act = self._value("activation")
-        self.ax_sat.set_title({"relu": "dead units (z ≤ 0 on every train input)",
+        set_title(self.ax_sat, {"relu": "dead units (z ≤ 0 on every train input)",
                                "leaky_relu": "units with z ≤ 0 on every train input",
                                "identity": "identity never saturates",
                                "tanh": "saturated share: |tanh(z)| > 0.99",
-                               "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}[act], fontsize=9)
+                               "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}[act])
         for ax, n in ((self.ax_sat, max(len(self.hidden), 1)), (self.ax_grad, len(self.linears))):
             ax.set_xlim(0.4, n + 0.6)
             ax.set_xticks(range(1, n + 1))
