@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to start as root unless told it may.
 ALLOW_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 LAB_ARGS ?=
+LAB_ROOT ?= $(CURDIR)
 
 .PHONY: lab test exercises bench clean
 
@@ -26,7 +27,7 @@ $(STAMP): pyproject.toml
 # One BLAS thread: the course's matrices are small, and extra threads only fight the widgets'
 # redraws for the cores (measured: a 100x100 product 0.2 ms on one thread, 7 ms on two when busy).
 lab: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) notebooks/00_welcome.ipynb
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/jupyter lab $(ALLOW_ROOT) --ServerApp.root_dir="$(LAB_ROOT)" $(LAB_ARGS) notebooks/00_welcome.ipynb
 
 # one BLAS thread per process: the suite runs many small kernels at once, and oversubscribed
 # OpenBLAS threads make medium-sized products many times slower on a busy 2-core machine

@@ -82,6 +82,10 @@ class LabServer:
             pytest.fail(f"{welcome} is missing: `make lab` opens it", pytrace=False)
         (self.root / "notebooks").mkdir(exist_ok=True)
         shutil.copy(welcome, self.root / "notebooks" / welcome.name)
+        # 00 links to ../exercises: the served root must reach them (make lab serves the repo root)
+        (self.root / "exercises").mkdir(exist_ok=True)
+        for ex in sorted((REPO / "exercises").glob("ex01_*.ipynb")):
+            shutil.copy(ex, self.root / "exercises" / ex.name)
         # no news / update pop-ups over the notebook (and no network requests for them)
         notif = dirs["settings"] / "@jupyterlab" / "apputils-extension"
         notif.mkdir(parents=True, exist_ok=True)
@@ -92,14 +96,14 @@ class LabServer:
     def command(self, dirs):
         """``make lab`` as in the README, run in the throw-away root (a copy of the course tree).
 
-        make -C root: ``make lab`` opens ``notebooks/00_welcome.ipynb`` relative to where it runs, and
-        JupyterLab refuses a file outside its root_dir; VENV points make at the repository's .venv
+        make -C root: ``make lab`` serves the folder it runs in (``--ServerApp.root_dir=$(CURDIR)``) and
+        opens ``notebooks/00_welcome.ipynb`` there; VENV points make at the repository's .venv
         and ``-o`` stops it from rebuilding that from inside a test (make test has just done so).
         """
         lab_args = " ".join([
             "--no-browser", f"--port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
             "--IdentityProvider.token=", "--PasswordIdentityProvider.hashed_password=",
-            f"--ServerApp.root_dir={dirs['root']}", f"--LabApp.user_settings_dir={dirs['settings']}",
+            f"--LabApp.user_settings_dir={dirs['settings']}",
             f"--LabApp.workspaces_dir={dirs['workspaces']}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ])

@@ -21,6 +21,9 @@ def test_make_lab_answers_without_token(lab):
     assert status == 200 and "JupyterLab" in body, body[:500]
     status, body = lab.get(f"/api/contents/{NOTEBOOK}")
     assert status == 200 and '"type": "notebook"' in body.replace('":"', '": "')
+    # make lab serves the folder it runs in, not notebooks/: 00's links to ../exercises resolve
+    status, body = lab.get("/api/contents/exercises")
+    assert status == 200 and "ex01_" in body, body[:500]
 
 
 def _wait_kernel_idle(page, timeout=120_000):
