@@ -29,7 +29,7 @@ def assert_png_changed(before, after):
 
 ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeExplorer, bw.SoftmaxExplorer,
        bw.FiniteDifferenceExplorer, bw.LearningRateExplorer, bw.OptimizerExplorer, bw.GradientFlowExplorer,
-       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer]
+       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -430,6 +430,98 @@ def test_regularization_explorer():
     w.controls["l2"].value = 0.0
     w.controls["dropout"].value = 0.5
     assert w.state()["gap"] < s0["gap"]
+
+
+def _rnn_data(T, seed=0):
+    """The explorer's input batch, rebuilt here: 8 sequences of length T with 4 standard-normal features."""
+    return np.random.default_rng(seed).standard_normal((8, 100, 4))[:, :T]
+
+
+def _fitted_rate(norms, far=20):
+    """Per-step factor of norms[t] (t = 0..T) fitted where T − t >= far (as notebook 13 does)."""
+    back = len(norms) - 1 - np.arange(len(norms))
+    use = back >= far
+    return float(np.exp(np.polyfit(back[use], np.log(norms[use]), 1)[0]))
+
+
+def test_rnn_explorer_identity_follows_the_spectral_radius():
+    w = bw.RNNExplorer(rho=0.9, length=60, activation="identity")
+    assert set(w.controls) == {"rho", "length", "activation", "clip"}
+    for rho in (0.8, 1.2, 0.5):
+        png = w.png
+        w.controls["rho"].value = rho
+        s = w.state()
+        assert w.last_error is None and s["spectral_radius"] == pytest.approx(rho)
+        norms = s["grad_plotted"]
+        assert np.array_equal(s["t_plotted"], np.arange(61)) and len(norms) == 61
+        # what is drawn is bp.nn.RNN's BPTT, recomputed here from scratch
+        rnn = bp.nn.RNN(4, 16, activation="identity", seed=0).set_spectral_radius(rho)
+        assert np.allclose(norms, rnn.hidden_gradient_norms(_rnn_data(60)), rtol=1e-12)
+        assert _fitted_rate(norms) == pytest.approx(rho, rel=1e-3)          # ‖∂L/∂h_t‖ ~ C ρ^(T−t)
+        assert np.allclose(s["reference_plotted"], norms[-1] * rho ** (60 - np.arange(61)))
+        assert_png_changed(png, w.png)
+        if rho < 1:
+            assert norms[0] < 1e-3 * norms[-1] and np.all(np.diff(norms[:40]) > 0)     # vanishes going back
+        else:
+            assert norms[0] > 1e3 * norms[-1] and np.all(np.diff(norms[:40]) < 0)     # explodes going back
+
+
+def test_rnn_explorer_tanh_saturation_and_length():
+    w = bw.RNNExplorer(rho=1.5, length=60, activation="identity")
+    linear = w.state()["first_over_last"]
+    w.controls["activation"].value = "tanh"
+    s = w.state()
+    assert s["activation"] == "tanh" and s["first_over_last"] < 1e-6 * linear      # f′ < 1 tames ρ = 1.5
+    rnn = bp.nn.RNN(4, 16, activation="tanh", seed=0).set_spectral_radius(1.5)
+    assert np.allclose(s["grad_plotted"], rnn.hidden_gradient_norms(_rnn_data(60)))
+    w.controls["length"].value = 7
+    s = w.state()
+    assert len(s["grad_plotted"]) == 8 and s["length"] == 7 and w.ax_h.get_xlim()[1] >= 7
+    w.controls["length"].value = 100
+    assert len(w.state()["grad_plotted"]) == 101 and w.last_error is None
+
+
+def test_rnn_explorer_clipping_caps_the_norm():
+    w = bw.RNNExplorer(rho=1.3, length=40, activation="identity")
+    s = w.state()
+    # no clipping: the bars show ‖∂L/∂θ‖ of bp.nn.RNN's backward for L = Σ h_T, twice
+    rnn = bp.nn.RNN(4, 16, activation="identity", seed=0).set_spectral_radius(1.3)
+    H = rnn(_rnn_data(40))
+    dH = np.zeros_like(H)
+    dH[:, -1] = 1.0
+    rnn.backward(dH)
+    norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in rnn.parameters()))
+    assert s["clip"] is None and not s["clipped"] and s["clip_line"] is None
+    assert s["grad_before"] == pytest.approx(norm) and s["bars"] == pytest.approx([norm, norm]) and norm > 1e3
+    assert w.controls["clip"].options[-1] == ("off", math.inf)             # "off" is the slider's far end
+    w.controls["clip"].value = 1.0
+    s = w.state()
+    assert s["clipped"] and s["clip"] == 1.0 and s["clip_line"] == 1.0
+    assert s["grad_before"] == pytest.approx(norm) and s["grad_after"] <= 1.0
+    assert s["grad_after"] == pytest.approx(1.0, rel=1e-6) and s["bars"][1] == pytest.approx(s["grad_after"])
+    assert "clipped" in w._text.get_text()
+    # a threshold above the norm changes nothing
+    w.controls["rho"].value = 0.5
+    small = w.state()["grad_before"]
+    w.controls["clip"].value = 1000.0
+    s = w.state()
+    assert small < 1000 and not s["clipped"] and s["grad_after"] == pytest.approx(small)
+    w.controls["clip"].value = math.inf
+    assert w.state()["clip"] is None
+
+
+def test_rnn_explorer_arguments():
+    w = bw.RNNExplorer(clip=0.05, n_hidden=8, seed=3)
+    assert w.state()["clip"] == 0.05 and ("0.05", 0.05) in w.controls["clip"].options
+    assert w.model().n_hidden == 8
+    with pytest.raises(ValueError, match="rho must lie in"):
+        bw.RNNExplorer(rho=3.0)
+    with pytest.raises(ValueError, match="activation.*valid: tanh, identity"):
+        bw.RNNExplorer(activation="relu")
+    with pytest.raises(ValueError, match="clip"):
+        bw.RNNExplorer(clip=0)
+    with pytest.raises(ValueError, match="length must be an integer"):
+        bw.RNNExplorer(length=1)
 
 
 def test_encode_png_is_lossless():

@@ -14,7 +14,8 @@ from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, Re
 from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
+from .recurrent import RNNExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
            "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
-           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
+           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer"]
