@@ -497,7 +497,7 @@ def test_rnn_explorer_clipping_caps_the_norm():
     w.controls["clip"].value = 1.0
     s = w.state()
     assert s["clipped"] and s["clip"] == 1.0 and s["clip_line"] == 1.0
-    assert s["grad_before"] == pytest.approx(norm) and s["grad_after"] <= 1.0
+    assert s["grad_before"] == pytest.approx(norm) and s["grad_after"] <= 1.0 + 1e-12
     assert s["grad_after"] == pytest.approx(1.0, rel=1e-6) and s["bars"][1] == pytest.approx(s["grad_after"])
     assert "clipped" in w._text.get_text()
     # a threshold above the norm changes nothing
