@@ -524,6 +524,23 @@ def test_rnn_explorer_arguments():
         bw.RNNExplorer(length=1)
 
 
+@pytest.mark.parametrize("cls, changes", [
+    (bw.InitExplorer, [("depth", 20), ("init", "he"), ("depth", 3), ("activation", "relu"), ("width", 300),
+                       ("init", "normal_0.01"), ("activation", "sigmoid"), ("depth", 30)]),
+    (bw.Playground, [("activation", "relu"), ("dataset", "xor"), ("hidden_layers", 4), ("lr", 0.3)]),
+    (bw.RNNExplorer, [("length", 60), ("rho", 1.5), ("clip", 1.0), ("activation", "identity"), ("length", 7)]),
+    (bw.LearningRateExplorer, [("dims", 2), ("steps", 100), ("curvature", 5.0), ("dims", 1)]),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_background_redraws_give_the_same_pixels_as_a_full_draw(cls, changes):
+    """Blitting over a background that was redrawn axes by axes must show exactly what a full draw shows."""
+    w, ref = cls(), cls()
+    for name, value in changes:
+        w.controls[name].value = value
+        ref.controls[name].value = value
+        assert np.array_equal(png_pixels(w.png), png_pixels(ref.render(full=True))), f"after {name} = {value!r}"
+    assert w.partial_redraws > 0                   # the axes-by-axes path was taken
+
+
 def test_encode_png_is_lossless():
     from bpcourse.widgets._base import encode_png
     w = bw.SoftmaxExplorer()

@@ -10,12 +10,13 @@ import math
 import ipywidgets as W
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
 from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, int_slider,
-                    log_slider, log_ylim, no_minor_ticks, set_title, sticky_limit, style_axes)
+                    log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, sticky_limit, style_axes)
 
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
@@ -173,8 +174,9 @@ class InitExplorer(Widget):
         self.figure.subplots_adjust(left=0.075, right=0.985, bottom=0.15, top=0.76, wspace=0.34)
         self.ax_a, self.ax_d, self.ax_s = self.figure.subplots(1, 3)
         self._cmap = colormaps["viridis"]
-        self._a_lines = [self.ax_a.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
-        self._d_lines = [self.ax_d.plot([], [], lw=1)[0] for _ in range(self.MAX_DEPTH)]
+        # one LineCollection per panel (a curve per layer): one artist to blit instead of thirty
+        self._a_lines = self.ax_a.add_collection(LineCollection([], linewidths=1))
+        self._d_lines = self.ax_d.add_collection(LineCollection([], linewidths=1))
         self._std_a, = self.ax_s.semilogy([], [], "o-", color=BLUE, ms=3)
         self._std_d, = self.ax_s.semilogy([], [], "s-", color=RED, ms=3)
         style_axes(self.ax_a, title="activations A", xlabel="A", ylabel="fraction of values")
@@ -182,10 +184,14 @@ class InitExplorer(Widget):
         style_axes(self.ax_s, xlabel="layer")
         set_title(self.ax_s, "std of A ●", loc="left", color=BLUE)       # the legend, in the title line
         set_title(self.ax_s, "std of δ ■", loc="right", color=RED)
-        self.ax_s.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.ax_s.set_xlim(0.5, self.MAX_DEPTH + 0.5)        # fixed: a deeper net is a longer curve
+        self.ax_s.set_xticks([1, 5, 10, 15, 20, 25, 30])
         no_minor_ticks(self.ax_s)
+        for ax in (self.ax_a, self.ax_d):
+            ax.xaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
+            ax.yaxis.set_major_locator(MaxNLocator(5))
         self._text = self.figure.text(0.5, 0.975, "", ha="center", va="top", fontsize=FONT["text"], linespacing=1.5)
-        self._animate(*self._a_lines, *self._d_lines, self._std_a, self._std_d, self._text)
+        self._animate(self._a_lines, self._d_lines, self._std_a, self._std_d, self._text)
 
     def _linears(self, init, width, depth):
         """The first ``depth`` Linear(width, width) layers for this init (seed 0), made once and kept:
@@ -259,16 +265,13 @@ class InitExplorer(Widget):
         colours = [self._cmap(i / max(depth - 1, 1)) for i in range(depth)]
         for ax, lines, (centres, hists, zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
                                                           (self.ax_d, self._d_lines, s["delta_hist"], "d")):
-            for i, line in enumerate(lines):
-                line.set_visible(i < depth)
-                if i < depth:
-                    line.set_data(centres, hists[i])
-                    line.set_color(colours[i])
+            lines.set_segments([np.column_stack([centres, h]) for h in hists])
+            lines.set_color(colours)
             step = centres[1] - centres[0]
             ax.set_xlim(centres[0] - step, centres[-1] + step)
             top = max(float(h.max()) for h in hists) if hists else 1.0
-            self._spans["top", panel] = min(sticky_limit(self._spans.get(("top", panel)), 1.08 * max(top, 1e-3),
-                                                         shrink=3.0), 1.05)
+            limit = sticky_limit(self._spans.get(("top", panel)), 1.08 * max(top, 1e-3), shrink=4.0)
+            self._spans["top", panel] = min(nice_ceiling(limit), 1.05)     # 0.1, 0.2, 0.5, 1: rarely moves
             ax.set_ylim(0, self._spans["top", panel])
         layers_ = np.arange(1, depth + 1)
         self._std_a.set_data(layers_, np.maximum(s["act_std"], 1e-30))
@@ -276,7 +279,7 @@ class InitExplorer(Widget):
         both = np.array(s["act_std"] + s["delta_std"])
         both = both[np.isfinite(both) & (both > 0)]
         log_ylim(self.ax_s, *((both.min() / 2, both.max() * 2) if both.size else (1e-3, 1)))
-        self.ax_s.set_xlim(0.5, 5 * math.ceil(depth / 5) + 0.5)     # steps of 5 layers: redrawn rarely
+
         label = dict((v, k) for k, v in INIT_CHOICES)[s["init"]]
         note = ";  zeros of inactive ReLUs left out" if s["act_hist"][2] else ""
         self._text.set_text(f"{label}, {s['activation']}, {depth} layers × {s['width']}: std of A from "
@@ -286,8 +289,8 @@ class InitExplorer(Widget):
     def state(self):
         s = dict(self._s)
         s["std_plotted"] = {"A": list(self._std_a.get_ydata()), "delta": list(self._std_d.get_ydata())}
-        s["hist_plotted"] = {"A": [np.array(l.get_ydata()) for l in self._a_lines if l.get_visible()],
-                             "delta": [np.array(l.get_ydata()) for l in self._d_lines if l.get_visible()]}
+        s["hist_plotted"] = {"A": [seg[:, 1].copy() for seg in self._a_lines.get_segments()],
+                             "delta": [seg[:, 1].copy() for seg in self._d_lines.get_segments()]}
         return s
 
 
