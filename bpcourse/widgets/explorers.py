@@ -402,10 +402,12 @@ class FiniteDifferenceExplorer(Widget):
         self._fwd_dot, = ax.loglog([], [], "o", color=ORANGE)
         self._cen_dot, = ax.loglog([], [], "o", color=BLUE)
         self._h_line = ax.axvline(1e-6, color=GREY, ls="--", lw=1)
-        self._text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=FONT["small"])
+        self._text = ax.text(0.02, 0.04, "", transform=ax.transAxes, fontsize=FONT["small"],
+                             bbox=dict(facecolor="white", edgecolor="none", pad=2))
         ax.set_xlim(1e-15, 1)
         ax.set_ylim(1e-17, 10)
-        style_axes(ax, xlabel="h", ylabel="relative error")
+        style_axes(ax, title="finite differences against the exact derivative", xlabel="step h",
+                   ylabel="relative error")      # function and dtype: in the text below (not redrawn)
         ax.legend(fontsize=FONT["legend"], loc="upper center")
         no_minor_ticks(ax, "both")
         self._animate(self._fwd_line, self._cen_line, self._fwd_dot, self._cen_dot, self._h_line, self._text)
@@ -428,7 +430,6 @@ class FiniteDifferenceExplorer(Widget):
         self._text.set_text(f"{s['function']}′({s['x']:g}) in {s['dtype']}:  h = {s['h']:.0e}   forward error "
                             f"{s['forward_at_h']:.1e}   central error {s['central_at_h']:.1e}\n"
                             f"best h: forward {s['best_h_forward']:.0e}, central {s['best_h_central']:.0e}")
-        set_title(self.ax, f"finite differences of {s['function']} at x = {s['x']:g}  ({s['dtype']})")
 
     def state(self):
         s = dict(self._s)
