@@ -44,6 +44,12 @@ def _set_bars(bars, values, floor=1e-30):
     return min(pos) / 2, max(pos) * 2
 
 
+def _bar_slots(n):
+    """Room for n bars, rounded up to a multiple of 5: stepping the depth moves the axis (and
+    redraws the background) only every fifth layer."""
+    return 5 * math.ceil(n / 5)
+
+
 def _ratio(first, last):
     """‖∂L/∂W‖ of the first hidden layer over the last hidden one (inf if the last is 0)."""
     return first / last if last > 0 else math.inf
@@ -118,7 +124,7 @@ class GradientFlowExplorer(Widget):
         self._dots.set_data(np.arange(1, n + 1), np.maximum(db, 1e-30))
         pos = db[(db > 0) & np.isfinite(db)]
         log_ylim(self.ax, min(lo, pos.min() / 2) if pos.size else lo, max(hi, pos.max() * 2) if pos.size else hi)
-        self.ax.set_xlim(0.4, n + 0.6)
+        self.ax.set_xlim(0.4, _bar_slots(n) + 0.6)
         finite = all(map(math.isfinite, s["grad_norms"]))
         self._text.set_text(f"{s['depth']} × {s['activation']}, W ~ N(0, {s['weight_scale']:.2f}²/{s['width']}):"
                             f"   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = {s['first_over_last']:.2g}"
@@ -360,7 +366,7 @@ class RemediesExplorer(Widget):
     def _draw(self):
         s = self._s
         log_ylim(self.ax, *_set_bars(self._bars, s["grad_norms"]))
-        self.ax.set_xlim(0.4, len(s["grad_norms"]) + 0.6)
+        self.ax.set_xlim(0.4, _bar_slots(len(s["grad_norms"])) + 0.6)
         how = ("residual " if s["skip"] else "plain ") + (f"+ {s['norm']} norm " if s["norm"] != "none" else "")
         self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = "
                             f"{s['first_over_last']:.2g}")
