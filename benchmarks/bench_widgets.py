@@ -15,6 +15,13 @@ every control change (the browser adds the round trip and the PNG decode, ~30-50
     python benchmarks/bench_widgets.py                    # BLAS threads as in a notebook kernel
     python benchmarks/bench_widgets.py --threads 1 --ticks 300 --json benchmarks/results/widgets.json
     python benchmarks/bench_widgets.py --threads 1 --only InitExplorer RNNExplorer   # some widgets only
+    python benchmarks/bench_widgets.py --browser 12       # in JupyterLab + headless Chromium (below)
+
+``--browser N`` measures what a learner sees instead: ``make lab`` serves a notebook with the
+explorers (started as in tests/ui, in a throw-away folder), headless Chromium runs it, focuses a
+slider handle and presses an arrow key N times per slider; each time is from the key press to the
+new PNG decoded in the <img> (``performance.now()`` in the page), so it includes the websocket
+round trip, the kernel's handler and the image decode.  Needs the Debian ``chromium`` package.
 """
 from __future__ import annotations
 
@@ -40,12 +47,16 @@ def parse_args(argv=None):
     p.add_argument("--json", default=None, help="also write the results as JSON to this path")
     p.add_argument("--only", nargs="+", default=None, metavar="WIDGET",
                    help="time only these widgets (class names); the playground tick always runs")
+    p.add_argument("--browser", type=int, default=None, metavar="N",
+                   help="instead: key press to new image in JupyterLab + headless Chromium, N presses per slider")
     args = p.parse_args(argv)
     if args.ticks < 5 or args.changes < 3:
         p.error("--ticks must be >= 5 and --changes >= 3")
+    if args.browser is not None and args.browser < 3:
+        p.error("--browser needs at least 3 key presses per slider")
     if args.quick:
         args.ticks, args.changes = 10, 4
-    known = {name for name, *_ in CHANGES}
+    known = {name for name, *_ in CHANGES} | {name for name, *_ in BROWSER_SLIDERS}
     unknown = sorted(set(args.only or ()) - known)
     if unknown:
         p.error(f"--only: unknown widget(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
@@ -187,8 +198,118 @@ def table(rows):
     return "\n".join(out)
 
 
+# ---------------------------------------------------------------------------------------------
+# --browser: key press to new image, in a real frontend
+# ---------------------------------------------------------------------------------------------
+
+# widget, constructor call, [(slider position among the widget's sliders, label, first key)]
+BROWSER_SLIDERS = [
+    ("InitExplorer", "bp.widgets.InitExplorer()", [(0, "layers", "ArrowRight"), (1, "width", "ArrowRight")]),
+    ("RegularizationExplorer", "bp.widgets.RegularizationExplorer()", [(0, "l2", "ArrowRight")]),
+    ("RemediesExplorer", "bp.widgets.RemediesExplorer()", [(0, "blocks", "ArrowRight")]),
+    ("GradientFlowExplorer", "bp.widgets.GradientFlowExplorer()", [(0, "hidden layers", "ArrowRight")]),
+    ("OptimizerExplorer", "bp.widgets.OptimizerExplorer()", [(0, "lr", "ArrowRight")]),
+    ("LearningRateExplorer", "bp.widgets.LearningRateExplorer(curvature=1.0, lr=0.5, momentum=0.9)",
+     [(0, "lr", "ArrowRight")]),
+    ("RNNExplorer", "bp.widgets.RNNExplorer()", [(0, "rho", "ArrowRight"), (1, "length", "ArrowRight"),
+                                                 (2, "clip", "ArrowLeft")]),     # clip starts at "off", the right end
+]
+
+# arm: resolve window.__done with the ms from window.__t0 (set just before the key press) to the
+# moment the <img> has a new src and has decoded it
+_JS_ARM = """(img) => { window.__done = new Promise(res => {
+    const obs = new MutationObserver(async () => { obs.disconnect();
+        try { await img.decode(); } catch (e) {} res(performance.now() - window.__t0); });
+    obs.observe(img, {attributes: true, attributeFilter: ['src']}); }); }"""
+
+
+def time_browser(presses, only=None):
+    """Rows of key-press-to-image times (seconds) per slider, measured in headless Chromium."""
+    import tempfile
+    from pathlib import Path
+
+    import nbformat
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "tests" / "ui"))
+    import conftest as ui                     # make lab in a throw-away folder, Chromium's path
+    from playwright.sync_api import sync_playwright
+    from test_lab import _run_all_cells, _wait_kernel_idle
+
+    chosen = [w for w in BROWSER_SLIDERS if not only or w[0] in only]
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3 (ipykernel)"}})
+    nb.cells = [nbformat.v4.new_code_cell("import bpcourse as bp\nimport bpcourse.widgets")]
+    nb.cells += [nbformat.v4.new_code_cell(call) for _, call, _ in chosen]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ui.LabServer(Path(tmp))
+        prepare = server.prepare
+
+        def prepare_with_notebook():
+            dirs = prepare()
+            nbformat.write(nb, dirs["root"] / "latency.ipynb")
+            return dirs
+        server.prepare = prepare_with_notebook
+        server.start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=ui.find_chromium(), headless=True, args=ui.CHROMIUM_ARGS)
+                page = browser.new_context(viewport={"width": 1500, "height": 1000}).new_page()
+                page.set_default_timeout(120_000)
+                page.goto(f"{server.url}/lab/tree/latency.ipynb")
+                page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
+                _wait_kernel_idle(page)
+                _run_all_cells(page)
+                views = page.locator(".jp-OutputArea-output .bp-widget")
+                views.nth(len(chosen) - 1).wait_for(state="visible", timeout=300_000)
+                _wait_kernel_idle(page)
+                for i, (name, _, sliders) in enumerate(chosen):
+                    view = views.nth(i)
+                    view.scroll_into_view_if_needed()
+                    img = view.locator("img.bp-figure")
+                    for j, label, first in sliders:
+                        other = "ArrowLeft" if first == "ArrowRight" else "ArrowRight"
+                        view.locator(".widget-slider .noUi-handle").nth(j).focus()
+                        times = []
+                        for k in range(presses):           # two steps one way, two back, ...
+                            img.evaluate(_JS_ARM)
+                            page.evaluate("() => { window.__t0 = performance.now(); }")
+                            page.keyboard.press(first if (k // 2) % 2 == 0 else other)
+                            times.append(page.evaluate("() => window.__done") / 1e3)
+                            time.sleep(0.3)                 # let the kernel go idle between presses
+                        row = stats(times)
+                        row.update(widget=name, update=label)
+                        rows.append(row)
+                        print(f"{name}.{label}: median {row['median_ms']:.0f} ms", file=sys.stderr)
+                browser.close()
+        finally:
+            server.stop()
+    return rows
+
+
+def main_browser(args):
+    machine = H.machine_info(0)
+    print(f"$ {H.command_line()}", file=sys.stderr)
+    rows = time_browser(args.browser, args.only)
+    slow = [r for r in rows if r["median_ms"] > 1.5 * TARGET_MS]
+    print("\n".join([
+        f"## Widget latency in the browser ({time.strftime('%Y-%m-%d')})", "",
+        f"Command: `{H.command_line()}`", "",
+        f"- Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, 1-min load average "
+        f"{machine.get('loadavg_1min', '?')} (shared); JupyterLab served by `make lab` (one BLAS thread), "
+        "headless Chromium", "",
+        "| widget | slider (arrow key → decoded image) | n | median | p95 | max |", "|---|---|---:|---:|---:|---:|",
+        *(f"| {r['widget']} | {r['update']} | {r['n']} | {r['median_ms']:.0f} ms | {r['p95_ms']:.0f} ms | "
+          f"{r['max_ms']:.0f} ms |" for r in rows), "",
+        f"Browser target ≲ {1.5 * TARGET_MS:.0f} ms median: **{'met' if not slow else 'missed'}**.", ""]))
+    H.write_json(args.json, {"machine": machine, "args": vars(args), "rows": rows, "target_met": not slow})
+    return 0 if not slow else 1
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.browser is not None:
+        return main_browser(args)
     if args.threads is not None:
         H.pin_threads(args.threads)
     import matplotlib

@@ -7,8 +7,9 @@ built once; every update changes the data of the existing artists (``set_data``,
 kept as a background; each update restores it and draws only the *animated* artists on top.
 The background is redrawn only when something static changed (axis limits, scales, titles), and
 then only for the axes concerned when that is cheaper.  That is flicker-free, works in any
-frontend, and lets a test read both the artists' data and the PNG.  Shown as the last expression of a cell, a widget emits the live view
-*and* a static ``image/png`` of its current state, so nbval, nbviewer and GitHub show a figure.
+frontend, and lets a test read both the artists' data and the PNG.  Shown as the last expression
+of a cell, a widget emits the live view *and* a static ``image/png`` of its current state, so
+nbval, nbviewer and GitHub show a figure.
 """
 from __future__ import annotations
 

@@ -102,7 +102,8 @@ class GradientFlowExplorer(Widget):
         ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
         self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
         self._dots, = ax.plot([], [], "o", color=ORANGE, ms=4, label="‖∂L/∂b‖")
-        style_axes(ax, title="‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)", xlabel="layer (1 = next to the input)")
+        style_axes(ax, title="‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)",
+                   xlabel="layer (1 = next to the input)")
         self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._bars, self._dots, self._text)
 

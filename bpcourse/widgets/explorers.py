@@ -193,7 +193,8 @@ class LayerShapeExplorer(Widget):
 
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.0, 0.0, 1.0, 0.93))
-        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA", fontsize=FONT["title"])
+        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA",
+                             fontsize=FONT["title"])
         ax.axis("off")
         self._slot = self.MAX_SIZE + 3.0           # width reserved per block, in cells
         ax.set_xlim(0, 5 * self._slot + 2.5)

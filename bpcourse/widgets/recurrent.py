@@ -166,12 +166,12 @@ class RNNExplorer(Widget):
         if clip is None:
             clipping = f"no clipping: ‖∂L/∂θ‖ = {before:.3g}"
         elif s["clipped"]:
-            clipping = f"clipped: ‖∂L/∂θ‖ {before:.3g} → {after:.3g} (× {after / before:.2g}, same direction)"
+            clipping = (f"clipped: ‖∂L/∂θ‖ {before:.3g} → {after:.3g} "
+                        f"(× {after / before:.2g}, same direction)")
         else:
             clipping = f"‖∂L/∂θ‖ = {before:.3g} ≤ c = {clip:g}: not clipped"
-        self._text.set_text(f"{s['activation']}, ρ(W_hh) = {s['spectral_radius']:.2f}, T = {T}:   "
-                            f"‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {s['first_over_last']:.2g}  (ρᵀ = {s['rho'] ** T:.2g};  "
-                            f"{measured})\n{clipping}")
+        ratio = f"‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {s['first_over_last']:.2g}  (ρᵀ = {s['rho'] ** T:.2g};  {measured})"
+        self._text.set_text(f"{s['activation']}, ρ(W_hh) = {s['spectral_radius']:.2f}, T = {T}:   {ratio}\n{clipping}")
 
     def state(self):
         s = dict(self._s)
