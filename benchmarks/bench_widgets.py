@@ -216,11 +216,12 @@ BROWSER_SLIDERS = [
 ]
 
 # arm: resolve window.__done with the ms from window.__t0 (set just before the key press) to the
-# moment the <img> has a new src and has decoded it
+# moment the <img> has a new src and has decoded it, or with -1 if no new image came in 10 s
 _JS_ARM = """(img) => { window.__done = new Promise(res => {
     const obs = new MutationObserver(async () => { obs.disconnect();
         try { await img.decode(); } catch (e) {} res(performance.now() - window.__t0); });
-    obs.observe(img, {attributes: true, attributeFilter: ['src']}); }); }"""
+    obs.observe(img, {attributes: true, attributeFilter: ['src']});
+    setTimeout(() => { obs.disconnect(); res(-1); }, 10000); }); }"""
 
 
 def time_browser(presses, only=None):
@@ -274,8 +275,12 @@ def time_browser(presses, only=None):
                         for k in range(presses):           # two steps one way, two back, ...
                             img.evaluate(_JS_ARM)
                             page.evaluate("() => { window.__t0 = performance.now(); }")
-                            page.keyboard.press(first if (k // 2) % 2 == 0 else other)
-                            times.append(page.evaluate("() => window.__done") / 1e3)
+                            key = first if (k // 2) % 2 == 0 else other
+                            page.keyboard.press(key)
+                            ms = page.evaluate("() => window.__done")
+                            if ms < 0:
+                                raise RuntimeError(f"{name} {label}: no new image within 10 s of pressing {key}")
+                            times.append(ms / 1e3)
                             time.sleep(0.3)                 # let the kernel go idle between presses
                         row = stats(times)
                         row.update(widget=name, update=label)
