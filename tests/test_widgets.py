@@ -108,6 +108,52 @@ def test_playground_training_updates_plots_in_place():
     assert_png_changed(png0, pg.png)
 
 
+def _assert_weights_plotted(pg):
+    """Every Linear layer's current W is the array in its heat map, with colour limits ±max|W|."""
+    plotted = pg.state()["weights"]
+    linears = pg.model.linear_layers()
+    assert len(plotted) == len(linears) == len(pg._weight_images)
+    for i, (w, layer) in enumerate(zip(plotted, linears)):
+        assert w["shape"] == layer.W.data.shape, f"layer {i + 1}"
+        assert np.array_equal(w["W"], layer.W.data), f"layer {i + 1}"
+        m = np.abs(layer.W.data).max()
+        assert w["clim"] == pytest.approx((-m, m)) and w["max_abs"] == pytest.approx(m)
+        assert w["label"] == f"±{m:.2g}"
+        assert w["name"] == f"W{i + 1}  {layer.W.data.shape[0]}×{layer.W.data.shape[1]}"
+
+
+def test_weight_heat_maps_follow_training_and_architecture():
+    pg = bw.Playground(dataset="xor", hidden=(4,), lr=0.1)
+    _assert_weights_plotted(pg)
+    before = [w["W"] for w in pg.state()["weights"]]
+    images = list(pg._weight_images)
+    png = pg.png
+    pg.step(60)
+    _assert_weights_plotted(pg)                                     # plotted == current W.data, per layer
+    assert pg._weight_images == images                              # updated in place, not rebuilt
+    assert not any(np.array_equal(b, w["W"]) for b, w in zip(before, pg.state()["weights"]))
+    assert_png_changed(png, pg.png)
+    for _ in range(3):
+        pg.tick()
+    _assert_weights_plotted(pg)
+    # architecture changes rebuild one heat map per Linear layer, and only those
+    for layers, width, shapes in ((4, 16, [(16, 2), (16, 16), (16, 16), (16, 16), (1, 16)]),
+                                  (0, 16, [(1, 2)]),
+                                  (10, 64, [(64, 2)] + [(64, 64)] * 9 + [(1, 64)])):
+        pg.controls["hidden_layers"].value = layers                 # each change rebuilds the model
+        pg.controls["width"].value = width
+        assert pg.last_error is None
+        assert [w["shape"] for w in pg.state()["weights"]] == shapes
+        assert len(pg._weight_images) == len(shapes)
+        assert sum(im in pg.animated for im in pg._weight_images) == len(shapes)
+        assert len(pg.ax_w.images) == len(shapes)                   # the old heat maps were removed
+        pg.step(20)
+        _assert_weights_plotted(pg)
+    pg.controls["loss"].value = "cross_entropy"                     # 2 output logits
+    assert pg.state()["weights"][-1]["shape"] == (2, 64)
+    _assert_weights_plotted(pg)
+
+
 def test_play_value_drives_ticks():
     pg = bw.Playground()
     k = pg.steps_per_tick

@@ -17,7 +17,7 @@ import time
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.colors import Normalize
+from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization
@@ -40,6 +40,11 @@ GRID = 40                 # decision map resolution (GRID x GRID forward passes 
 MAX_CURVE_POINTS = 1500   # loss curves are thinned to this many points before drawing
 PLAY_INTERVAL = 120       # ms between ticks while playing (raised automatically on a slow machine)
 BLOW_UP = 1e6             # a loss this many times its value at step 0 counts as divergence
+MIN_WEIGHT_SLOTS = 5      # the weights row is laid out for at least this many layers (few stay narrow)
+WEIGHT_XMAX = float(MAX_LAYERS + 1)   # the weights row's fixed x range: one unit per layer at full depth
+# weights: blue < 0 < vermillion (Okabe & Ito), white at 0; colour limits ±max|W| per layer
+WEIGHT_CMAP = LinearSegmentedColormap.from_list("bp_weights", [OKABE_ITO["blue"], "#FFFFFF",
+                                                               OKABE_ITO["vermillion"]])
 
 PRESETS = {
     "xor": dict(dataset="xor", hidden=(4,), activation="tanh", lr=0.1,
@@ -77,8 +82,17 @@ def _grad_norms(linears):
     return [float(np.linalg.norm(layer.W.grad)) for layer in linears]
 
 
+def _weight_scale(W):
+    """max|W| over the finite entries of W (n_out, n_in), or 1 when there are none; a
+    tiny floor keeps symmetric colour limits ±scale valid for an all-zero W."""
+    finite = np.abs(W[np.isfinite(W)])
+    return max(float(finite.max()), 1e-12) if finite.size else 1.0
+
+
 class Playground(Widget):
-    """Train an MLP on a 2-D dataset, live: decision map, loss curves, gradient norms, saturation.
+    """Train an MLP on a 2-D dataset, live: decision map, loss curves, gradient norms, saturation,
+    and a heat map of every Linear layer's W (n_out rows x n_in columns; blue < 0 < vermillion,
+    colour limits ±max|W| of that layer, redrawn every tick).
 
     Arguments (all keywords; each is also a control in ``.controls``):
       dataset        one of "circles" "xor" "moons" "spirals" "gaussians" (2 classes)
@@ -101,7 +115,7 @@ class Playground(Widget):
     ``.tick()`` runs ``steps_per_tick`` mini-batch steps and redraws (what "play" does).
     """
 
-    figsize = (8.0, 5.6)
+    figsize = (8.0, 7.0)
 
     def __init__(self, dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
                  optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
@@ -453,8 +467,13 @@ class Playground(Widget):
     # ---- figure ------------------------------------------------------------------------------
     def _build_figure(self):
         fig = self.figure
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.085, top=0.94, wspace=0.26, hspace=0.45)
-        (self.ax_map, self.ax_loss), (self.ax_grad, self.ax_sat) = fig.subplots(2, 2)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.01, top=0.95, wspace=0.26, hspace=0.5)
+        grid = fig.add_gridspec(3, 2, height_ratios=(1.0, 1.0, 0.62))
+        self.ax_map, self.ax_loss = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+        self.ax_grad, self.ax_sat = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+        self.ax_w = fig.add_subplot(grid[2, :])
+        box = self.ax_w.get_position()           # no y ticks: the heat maps may use the full width
+        self.ax_w.set_position([0.015, box.y0, 0.97, box.height])
         ax = self.ax_map
         self._map = ax.imshow(np.full((GRID, GRID), 0.5), origin="lower", extent=self.extent, cmap="PuOr",
                               vmin=0.0, vmax=1.0, interpolation="bilinear", aspect="auto")
@@ -485,6 +504,16 @@ class Playground(Widget):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         self._msg = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=13, color="white", weight="bold",
                              bbox=dict(facecolor=OKABE_ITO["vermillion"], edgecolor="none", pad=8), visible=False)
+        ax = self.ax_w
+        style_axes(ax, title="weights W per layer (rows: units out, columns: inputs; "
+                   "blue < 0 < vermillion, scale ±max|W| above each)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlim(0.0, WEIGHT_XMAX)            # fixed: a new architecture leaves the background alone
+        ax.set_ylim(-0.2, 1.2)
+        for side in ("left", "right", "top", "bottom"):
+            ax.spines[side].set_visible(False)
+        self._weight_images, self._weight_texts, self._weight_names, self._weights_for = [], [], [], None
         self._animate(self._map, self._train_pts, self._test_pts, self._train_line, self._test_line,
                       self._loss_text, *self._grad_bars, *self._sat_bars, self._msg)
 
@@ -501,6 +530,7 @@ class Playground(Widget):
     def _draw(self):
         p = self._plot
         self._draw_points()
+        self._draw_weights()
         if p is not None:
             self._map.set_data(p["P"])
             self._draw_bars(self._grad_bars, p["grad_norms"], log=True)
@@ -540,6 +570,50 @@ class Playground(Widget):
         if log and len(values):
             pos = [v for v in values if v > 0] or [1e-12]
             log_ylim(bars[0].axes, min(pos) / 2, max(pos) * 2)
+
+    def _build_weights(self):
+        """One heat map, one ±max|W| label above it and one name/shape label below it per Linear
+        layer of the current model; called when the model is (re)built, never per tick.
+
+        The axes' limits stay fixed (x in [0, 11]); n layers share it in max(n, 5) equal slots,
+        centred, each image filling 94 % of its slot: at 11 layers about 64 px wide, one pixel
+        column per input of a width-64 layer.  All of it is animated, so the static background
+        does not change with the architecture.
+        """
+        ax = self.ax_w
+        for artist in self._weight_images + self._weight_texts + self._weight_names:
+            self.animated.remove(artist)
+            artist.remove()
+        self._weight_images, self._weight_texts, self._weight_names = [], [], []
+        n = len(self.linears)
+        slot = WEIGHT_XMAX / max(n, MIN_WEIGHT_SLOTS)
+        x0 = (WEIGHT_XMAX - n * slot) / 2
+        small = FONT["small"] if n <= 6 else FONT["small"] - 2
+        for i, layer in enumerate(self.linears):
+            left, mid = x0 + i * slot, x0 + (i + 0.5) * slot
+            im = ax.imshow(np.zeros(layer.W.data.shape), cmap=WEIGHT_CMAP, vmin=-1.0, vmax=1.0, origin="upper",
+                           extent=(left + 0.03 * slot, left + 0.97 * slot, 0.0, 1.0), interpolation="nearest",
+                           aspect="auto")
+            scale = ax.text(mid, 1.04, "", ha="center", va="bottom", fontsize=FONT["small"])
+            name = ax.text(mid, -0.04, f"W{i + 1}  {layer.W.data.shape[0]}×{layer.W.data.shape[1]}",
+                           ha="center", va="top", fontsize=small)
+            self._weight_images.append(self._animate(im))
+            self._weight_texts.append(self._animate(scale))
+            self._animate(name)
+            self._weight_names.append(name)
+        ax.set_xlim(0.0, WEIGHT_XMAX)            # imshow may have autoscaled: back to the fixed limits
+        ax.set_ylim(-0.2, 1.2)
+        self._weights_for = self.linears
+
+    def _draw_weights(self):
+        """Push every layer's current W into its heat map, with colour limits ±max|W|."""
+        if self._weights_for is not self.linears:
+            self._build_weights()
+        for layer, im, text in zip(self.linears, self._weight_images, self._weight_texts):
+            scale = _weight_scale(layer.W.data)
+            im.set_data(layer.W.data)
+            im.set_clim(-scale, scale)
+            text.set_text(f"±{scale:.2g}")
 
     def _draw_curves(self):
         h = self.history
@@ -588,6 +662,10 @@ class Playground(Widget):
                            "test": self._test_line.get_ydata().tolist()},
             "grad_norms": bars(self._grad_bars),
             "saturation": bars(self._sat_bars),
+            "weights": [{"W": np.array(im.get_array()), "shape": tuple(im.get_array().shape),
+                         "clim": im.get_clim(), "max_abs": im.get_clim()[1], "label": t.get_text(),
+                         "name": name.get_text()}
+                        for im, t, name in zip(self._weight_images, self._weight_texts, self._weight_names)],
             "diverged_at": self.diverged_at,
             "message": self._msg.get_text() if self._msg.get_visible() else "",
         }
