@@ -138,11 +138,15 @@ def gradcheck(fn, *inputs, grad=None, tol=DEFAULT_TOL, atol=1e-8, h=1e-6, seed=0
     See ``_errors`` for what ``fn`` may be.
     """
     errors = _errors(fn, *inputs, grad=grad, h=h, seed=seed, wrt_inputs=wrt_inputs)
-    # entries that agree to within atol count as exact (relative error of noise around 0 is meaningless)
-    report = {k: (rel if rel <= tol or ab > atol else 0.0) for k, (rel, ab) in errors.items()}
-    worst = max(report.values()) if report else 0.0
+    worst, failed = 0.0, {}
+    for k, (rel, ab) in errors.items():
+        if rel <= tol:
+            worst = max(worst, rel)
+        elif not ab <= atol:           # NaN differences land here too: they fail
+            worst = max(worst, rel)
+            failed[k] = rel
+        # else: agrees to within atol — a zero gradient up to noise, counted as exact
     if raise_on_fail:
-        failed = {k: rel for k, (rel, ab) in errors.items() if not (rel <= tol or ab <= atol)}
         if failed:
             lines = ", ".join(f"{k}: {v:.2e}" for k, v in failed.items())
             raise GradcheckError(f"gradcheck failed for {fn!r} — relative error above tol={tol:g} in {lines}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import log_softmax, sigmoid, softmax
+from .activations import log_softmax, sigmoid
 
 __all__ = ["Loss", "MSE", "BCE", "SoftmaxCrossEntropy", "CosineDistance", "LOSSES", "get_loss"]
 

@@ -18,7 +18,6 @@ import copy
 
 import numpy as np
 
-from . import activations as act
 from .init import as_rng, initialize
 
 __all__ = ["Parameter", "Module", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
@@ -228,13 +227,18 @@ class Activation(Module):
     def backward(self, dA):
         Z, A = self._cache if self._cache is not None else (np.empty(0), None)
         dA = self._check_dY(dA, Z.shape)
-        return dA * self._fprime(Z, A)
+        G = self._fprime(Z, A)        # a fresh array of f'(Z)
+        if G.dtype == np.result_type(G, dA):
+            G *= dA                   # the Hadamard product in place: no second temporary
+            return G
+        return dA * G                 # e.g. ReLU's boolean mask
+
+    def _fprime(self, Z, A):
+        """f'(Z) as a NEW array (``backward`` multiplies into it in place)."""
+        return np.ones_like(Z)
 
     def _f(self, Z):
         return Z
-
-    def _fprime(self, Z, A):
-        return np.ones_like(Z)
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -272,14 +276,8 @@ class Sigmoid(Activation):
         return A
 
     def _fprime(self, Z, A):
-        return A * (1.0 - A)          # σ' = σ(1 − σ), from the cached output
-
-    def backward(self, dA):
-        Z, A = self._cache if self._cache is not None else (np.empty(0), None)
-        dA = self._check_dY(dA, Z.shape)
-        G = 1.0 - A                   # dA ⊙ σ(1 − σ), with a single temporary array
+        G = 1.0 - A                   # σ' = σ(1 − σ) from the cached output, one temporary
         G *= A
-        G *= dA
         return G
 
 

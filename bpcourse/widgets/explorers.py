@@ -665,7 +665,6 @@ class OptimizerExplorer(Widget):
             line.set_data(p[:, 0], p[:, 1])
         for line, loss in ((self._loss, s["loss"]), (self._gd_loss, s["gd_loss"])):
             line.set_data(np.arange(len(loss)), np.maximum(loss, 1e-300))
-        both = np.concatenate([s["loss"], s["gd_loss"]])
         self.ax_L.set_xlim(0, s["steps"])
 
         text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e}  (plain GD {s['gd_loss'][-1]:.2e})"
