@@ -17,6 +17,25 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VE
                "NUMEXPR_NUM_THREADS")
 
 
+def add_timing_args(p, repeat: int, min_time: float, json_help="write the results to this JSON file"):
+    """--repeat, --min-time, --quick and --json, shared by the timing benchmarks."""
+    p.add_argument("--repeat", type=int, default=repeat, help=f"timed rounds per contender (default {repeat})")
+    p.add_argument("--min-time", type=float, default=min_time,
+                   help=f"seconds per timed round (default {min_time:g})")
+    p.add_argument("--quick", action="store_true", help="few short rounds (a smoke test, not a measurement)")
+    p.add_argument("--json", default=None, help=json_help)
+
+
+def parse_timing_args(p, argv, quick_min_time: float):
+    """Parse, apply --quick (3 rounds of quick_min_time s) and reject impossible timing options."""
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeat, args.min_time = 3, quick_min_time
+    if args.repeat < 1 or args.min_time <= 0:
+        p.error(f"--repeat must be >= 1 and --min-time > 0, got {args.repeat} and {args.min_time}")
+    return args
+
+
 def pin_threads(n: int) -> None:
     """Make numpy's BLAS (and torch's OpenMP pool) use ``n`` threads.
 

@@ -36,17 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="BLAS / torch threads (default 1)")
     p.add_argument("--activation", choices=["sigmoid", "relu"], default="sigmoid",
                    help="hidden activation (default sigmoid)")
-    p.add_argument("--repeat", type=int, default=15, help="timed rounds per contender (default 15)")
-    p.add_argument("--min-time", type=float, default=0.1, help="seconds per timed round (default 0.1)")
-    p.add_argument("--quick", action="store_true", help="few short rounds (a smoke test, not a measurement)")
     p.add_argument("--no-loop", action="store_true", help="skip the per-example loop")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.repeat, args.min_time = 3, 0.02
-    if args.repeat < 1 or args.min_time <= 0:
-        p.error(f"--repeat must be >= 1 and --min-time > 0, got {args.repeat} and {args.min_time}")
-    return args
+    H.add_timing_args(p, repeat=15, min_time=0.1)
+    return H.parse_timing_args(p, argv, quick_min_time=0.02)
 
 
 # ---------------------------------------------------------------------- the contenders

@@ -32,20 +32,12 @@ LR = 0.05
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--repeat", type=int, default=10, help="timed rounds per contender (default 10)")
-    p.add_argument("--min-time", type=float, default=0.5, help="seconds per timed round (default 0.5)")
-    p.add_argument("--quick", action="store_true", help="few short rounds (a smoke test, not a measurement)")
+    H.add_timing_args(p, repeat=10, min_time=0.5)
     p.add_argument("--heap", choices=["bare", "notebook"], default="bare",
                    help="bare: only what the benchmark needs is imported; notebook: also import what a "
                         "course notebook's kernel holds (matplotlib.pyplot, ipywidgets, IPython, ipykernel) "
                         "so the garbage collector has a realistic heap to walk (default bare)")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.repeat, args.min_time = 3, 0.05
-    if args.repeat < 1 or args.min_time <= 0:
-        p.error(f"--repeat must be >= 1 and --min-time > 0, got {args.repeat} and {args.min_time}")
-    return args
+    return H.parse_timing_args(p, argv, quick_min_time=0.05)
 
 
 class ScalarMLP:
