@@ -283,3 +283,30 @@ def test_gradebook_cells_cannot_become_spreadsheet_formulas(tmp_path):
 def test_limits_have_safe_defaults():
     lim = Limits()
     assert lim.timeout > 0 and lim.memory_mb >= 1024 and lim.nproc <= 128 and lim.output_mb <= 8
+
+
+def test_notebook_code_is_parsed_only_in_the_calling_thread(tmp_path, monkeypatch):
+    # CPython 3.11's ast.parse is not safe in two threads at once ("AST constructor recursion
+    # depth mismatch", seen once in CI with --jobs 2), so the thread pool must only wait on children.
+    import threading
+    import bpcourse.checks._core as core
+    import types
+    threads, unlocked = set(), []
+
+    def recording_parse(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        unlocked.extend([] if core._PARSE_LOCK.locked() else [args[0][:40]])
+        return ast.parse(*args, **kwargs)
+
+    # only the grader's view of `ast` is replaced, so pytest's own parsing is untouched
+    ast = core.ast
+    proxy = types.ModuleType("ast")
+    proxy.__dict__.update(vars(ast))
+    proxy.parse = recording_parse
+    monkeypatch.setattr(core, "ast", proxy)
+    sub = tmp_path / "ex01_chain_rule.ipynb"
+    sub.write_bytes((ROOT / "solutions" / "ex01_chain_rule.ipynb").read_bytes())
+    results = grade([sub], jobs=2, sandbox="none", log=lambda m: None)
+    assert results[0].total == 7.0
+    assert threads == {threading.current_thread().name}
+    assert unlocked == []

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -413,6 +414,10 @@ def reference_code(notebook, names):
 # ----------------------------------------------------------------------------------------
 
 _MAGIC = re.compile(r"^(\s*)([%!])")
+# CPython 3.11's AST builder keeps its recursion depth in interpreter-wide state, so two
+# threads parsing at once can fail with "SystemError: AST constructor recursion depth
+# mismatch" (seen in the grader's thread pool); parsing is serialised here.
+_PARSE_LOCK = threading.Lock()
 
 
 def strip_magics(source):
@@ -424,7 +429,8 @@ def top_level_names(source):
     """Names a cell defines at module level: def, class, imports, assignments (also inside
     top-level if/try/with/for blocks, never inside function bodies).  Unparsable -> None."""
     try:
-        tree = ast.parse(strip_magics(source))
+        with _PARSE_LOCK:
+            tree = ast.parse(strip_magics(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
     names = set()

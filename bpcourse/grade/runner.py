@@ -199,10 +199,11 @@ def _valid_cell_errors(payload, cells):
     return out[:20]
 
 
-def _run_question(sub, q, cells, cases, sandbox, limits, slots):
-    """Grade one question of one submission; returns (QuestionResult, cell errors)."""
+def _run_question(sub, q, planned, cases, sandbox, limits, slots):
+    """Grade one question of one submission; ``planned`` is ``plan_question``'s answer (made in
+    the calling thread); returns (QuestionResult, cell errors)."""
     result = QuestionResult(q.name, q.label, float(q.points))
-    plan, detail = plan_question(cells, q.funcs)
+    plan, detail = planned
     if plan == "missing":
         result.status, result.message = "missing", detail
         return result, []
@@ -277,7 +278,8 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
     bar.update(len(subs) - len(remaining))          # nothing to run: invalid or missing
     errors_of = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_question, sub, q, cells_of[sub.id], cases, box, limits, slots): (sub, i)
+        futures = {pool.submit(_run_question, sub, q, plan_question(cells_of[sub.id], q.funcs), cases, box,
+                               limits, slots): (sub, i)
                    for sub, i, q, cases in tasks}
         for fut in as_completed(futures):
             sub, i = futures[fut]
