@@ -94,6 +94,11 @@ MISTAKES = [
     ("ex06", "q2", "def sgd_step(params, lr):\n    for p in params:\n        p.data += lr * p.grad", "after the step"),
     ("ex06", "q3", "def train(X, y, seed):\n    return bp.nn.MLP([64, 10], seed=seed)", "accuracy"),
     ("ex06", "q3", "def train(X, y, seed):\n    return 'a network'", "Sequential"),
+    # trains on every shipped digit, held-out ones included, instead of the X, y it is given
+    ("ex06", "q3", "def train(X, y, seed):\n    X, y = bp.data.load_digits()\n"
+                   "    net = bp.nn.MLP([64, 32, 10], activation='relu', seed=seed)\n"
+                   "    bp.train.fit(net, 'cross_entropy', bp.optim.SGD(net.parameters(), lr=0.1), X, y,\n"
+                   "                 epochs=20, progress=False)\n    return net", "train only on the X and y"),
     ("ex07", "q1", "def numerical_gradient(f, x, h=1e-5):\n    g = np.zeros_like(x)\n"
                    "    for i in np.ndindex(x.shape):\n        x2 = x.copy(); x2[i] += h\n"
                    "        g[i] = (f(x2) - f(x)) / h\n    return g", "one-sided"),

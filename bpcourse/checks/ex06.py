@@ -3,6 +3,13 @@
 The mini-batches are checked as a shuffled partition of the examples; the SGD step against
 its update rule; the training loop by rebuilding the returned network from its plain weights
 (in the grader: in the trusted process) and measuring its accuracy on held-out digits.
+
+The held-out digits ship with the package, so a ``train`` that ignored its arguments and fitted
+the whole shipped set would score well.  The check therefore shuffles the 64 pixel columns of
+both halves with one permutation per case: an MLP learns the shuffled pixels exactly as well (its
+first layer does not care about pixel order), but weights fitted to the unshuffled digits do not
+transfer.  (Matching rows back to the shipped set would still defeat it; that is deliberate
+cheating, not a mistake, and the instructor sees it in the code.)
 """
 from __future__ import annotations
 
@@ -182,10 +189,13 @@ class Train(Question):
 
     def inputs(self, case):
         X_train, X_test, y_train, y_test = load_digits_split(seed=case["split_seed"])
-        return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test, "seed": case["seed"]}
+        pixels = np.random.default_rng(case["split_seed"]).permutation(X_train.shape[1])
+        return {"X_train": X_train[:, pixels], "y_train": y_train, "X_test": X_test[:, pixels],
+                "y_test": y_test, "seed": case["seed"]}
 
     def describe(self, case, inputs):
-        return f"{len(inputs['y_train'])} training digits, {len(inputs['y_test'])} held out"
+        return (f"{len(inputs['y_train'])} training digits, {len(inputs['y_test'])} held out, "
+                f"pixel columns shuffled")
 
     def call(self, inputs, train):
         model = train(inputs["X_train"], inputs["y_train"], inputs["seed"])
@@ -198,7 +208,9 @@ class Train(Question):
             raise Wrong("the trained network outputs NaN or inf (did training diverge? lower the learning rate)")
         accuracy = float(np.mean(logits.argmax(axis=1) == inputs["y_test"]))
         if accuracy < TARGET_ACCURACY:
-            raise Wrong(f"held-out accuracy is {accuracy:.1%}, the target is {TARGET_ACCURACY:.0%}")
+            why = (" — train only on the X and y that train() is given: the check shuffles the pixel "
+                   "columns, so digits loaded any other way do not match" if accuracy < 0.5 else "")
+            raise Wrong(f"held-out accuracy is {accuracy:.1%}, the target is {TARGET_ACCURACY:.0%}{why}")
 
 
 q1, q2, q3 = Minibatches(), SGDStep(), Train()
