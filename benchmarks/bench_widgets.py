@@ -224,6 +224,17 @@ _JS_ARM = """(img) => { window.__done = new Promise(res => {
     setTimeout(() => { obs.disconnect(); res(-1); }, 10000); }); }"""
 
 
+def _exit_on_termination():
+    """Turn SIGTERM/SIGHUP (e.g. from `timeout`) into SystemExit, so `finally` stops JupyterLab:
+    it runs in its own session and would not get the signal itself."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def time_browser(presses, only=None):
     """Rows of key-press-to-image times (seconds) per slider, measured in headless Chromium."""
     import tempfile
@@ -251,6 +262,7 @@ def time_browser(presses, only=None):
             nbformat.write(nb, dirs["root"] / "latency.ipynb")
             return dirs
         server.prepare = prepare_with_notebook
+        _exit_on_termination()
         server.start()
         try:
             with sync_playwright() as p:
