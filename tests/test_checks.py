@@ -3,7 +3,6 @@ every untouched exercise is 'not attempted yet', and typical mistakes are 'incor
 message that says what failed."""
 import io
 import json
-import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -41,13 +40,11 @@ def _verdict(ns, key, name, **overrides):
 
 
 @pytest.mark.parametrize("key, name", QUESTIONS)
-def test_reference_solution_is_correct_within_a_second(key, name):
-    start = time.perf_counter()
+def test_reference_solution_is_correct(key, name):
+    # how fast each check answers is measured by benchmarks/bench_checks.py, not asserted here
     verdict = _verdict(SOLVED[key], key, name)
-    took = time.perf_counter() - start
     assert verdict.state == CORRECT, verdict.message
     assert "correct ✓" in str(verdict)
-    assert took < 1.0, f"{key} {name} took {took:.2f} s"
 
 
 @pytest.mark.parametrize("key, name", QUESTIONS)

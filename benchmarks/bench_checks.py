@@ -1,0 +1,88 @@
+"""How instant is the instant feedback?  Time every exercise check on its reference solution.
+
+    .venv/bin/python benchmarks/bench_checks.py [--repeat 5] [--json out.json]
+
+Each question's check (all of its cases, judged as the notebook's check cell judges them) runs
+``--repeat`` times on the function from ``solutions/``; the table gives the median and the worst
+time per question.  Target: every check answers within one second (COURSE_DESIGN §6), so a learner
+never waits on a verdict.  The test suite checks the verdicts; the times live here because the
+machine is shared and a timed assertion would be noise.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import _harness as H  # noqa: E402  (no numpy import yet: threads are pinned first)
+
+TARGET_S = 1.0
+
+
+def solution_namespace(key):
+    """Run the definition cells of solutions/<key>_*.ipynb (not its checks) and return the namespace."""
+    path = next((HERE.parent / "solutions").glob(f"{key}_*.ipynb"))
+    ns = {"__name__": "__main__"}
+    with redirect_stdout(io.StringIO()):
+        for cell in json.loads(path.read_text())["cells"]:
+            tags = cell.get("metadata", {}).get("tags", [])
+            if cell["cell_type"] == "code" and not {"check", "raises-exception"} & set(tags):
+                exec(compile("".join(cell["source"]), str(path), "exec"), ns)
+    return ns
+
+
+def time_checks(repeat, only=None):
+    from bpcourse.checks import EXERCISE_KEYS, get_exercise
+    from bpcourse.checks._core import CORRECT
+    rows = []
+    for key in EXERCISE_KEYS:
+        if only and key not in only:
+            continue
+        ns = solution_namespace(key)
+        for q in get_exercise(key).questions:
+            funcs = [ns[f] for f in q.funcs]
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                verdict = q.verdict(*funcs)
+                times.append(time.perf_counter() - t0)
+                if verdict.state != CORRECT:
+                    raise RuntimeError(f"{key} {q.name}: the reference solution is not correct: {verdict.message}")
+            times.sort()
+            rows.append({"exercise": key, "question": q.name, "median_s": times[len(times) // 2],
+                         "max_s": times[-1]})
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeat", type=int, default=5, help="timed verdicts per question (default 5)")
+    p.add_argument("--only", nargs="+", metavar="EXERCISE", help="only these exercises, e.g. ex04 ex06")
+    p.add_argument("--json", default=None, help="write the results to this JSON file")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {args.repeat}")
+    H.pin_threads(1)
+    print(f"$ {H.command_line()}", file=sys.stderr)
+    rows = time_checks(args.repeat, args.only)
+    worst = max(rows, key=lambda r: r["max_s"])
+    lines = ["| exercise | question | median | worst |", "|---|---|---:|---:|"]
+    lines += [f"| {r['exercise']} | {r['question']} | {r['median_s'] * 1e3:.0f} ms | {r['max_s'] * 1e3:.0f} ms |"
+              for r in rows]
+    met = worst["max_s"] <= TARGET_S
+    lines += ["", f"Slowest check: {worst['exercise']} {worst['question']}, {worst['max_s'] * 1e3:.0f} ms worst of "
+                  f"{args.repeat}; target ≤ {TARGET_S:g} s per check: **{'met' if met else 'missed'}**."]
+    print("\n".join(lines))
+    H.write_json(args.json, {"machine": H.machine_info(1), "command": H.command_line(), "rows": rows,
+                             "target_s": TARGET_S, "met": met})
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
