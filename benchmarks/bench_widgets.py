@@ -47,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--json", default=None, help="also write the results as JSON to this path")
     p.add_argument("--only", nargs="+", default=None, metavar="WIDGET",
                    help="time only these widgets (class names); the playground tick always runs")
+    p.add_argument("--no-kept", action="store_true",
+                   help="keep no earlier backgrounds (every change of the static part redraws it): the cost of "
+                        "a first visit to each setting")
     p.add_argument("--browser", type=int, default=None, metavar="N",
                    help="instead: key press to new image in JupyterLab + headless Chromium, N presses per slider")
     args = p.parse_args(argv)
@@ -149,7 +152,7 @@ def time_first_visits():
     import bpcourse.widgets as bw
     from bpcourse.widgets.deep import DROPOUT_RATES, L2_RATES
     w = bw.RegularizationExplorer()
-    times, redraws, partial = [], w.full_redraws, w.partial_redraws
+    times, redraws, partial, kept = [], w.full_redraws, w.partial_redraws, w.cached_redraws
     for name, values in (("l2", L2_RATES[1:]), ("dropout", DROPOUT_RATES[1:])):
         for v in values:
             t0 = time.perf_counter()
@@ -159,7 +162,7 @@ def time_first_visits():
     row = stats(times)
     row.update(widget="RegularizationExplorer", update=f"l2 or dropout, first visit (trains {w.STEPS} steps)",
                png_kb=len(w.png) / 1024, full_redraws=w.full_redraws - redraws,
-               partial_redraws=w.partial_redraws - partial)
+               partial_redraws=w.partial_redraws - partial, kept_redraws=w.cached_redraws - kept)
     return row
 
 
@@ -170,7 +173,7 @@ def time_changes(name, kwargs, control, values, n):
     c = w.controls[control]
     cycle = itertools.cycle(values)
     c.value = next(cycle)                                  # warm-up (and leave the start value)
-    first, times, redraws, partial = None, [], w.full_redraws, w.partial_redraws
+    first, times, redraws, partial, kept = None, [], w.full_redraws, w.partial_redraws, w.cached_redraws
     for _ in range(n):
         v = next(cycle)
         t0 = time.perf_counter()
@@ -185,16 +188,17 @@ def time_changes(name, kwargs, control, values, n):
     if kwargs:
         label += "  (" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
     row.update(widget=name, update=label, png_kb=len(w.png) / 1024, full_redraws=w.full_redraws - redraws,
-               partial_redraws=w.partial_redraws - partial)
+               partial_redraws=w.partial_redraws - partial, kept_redraws=w.cached_redraws - kept)
     return row
 
 
 def table(rows):
-    out = ["| widget | update | n | median | p95 | max | background redrawn: whole / some axes | PNG |",
+    out = ["| widget | update | n | median | p95 | max | background: redrawn whole / some axes / kept | PNG |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         out.append(f"| {r['widget']} | {r['update']} | {r['n']} | {r['median_ms']:.1f} ms | {r['p95_ms']:.1f} ms | "
-                   f"{r['max_ms']:.1f} ms | {r['full_redraws']} / {r['partial_redraws']} | {r['png_kb']:.0f} KB |")
+                   f"{r['max_ms']:.1f} ms | {r['full_redraws']} / {r['partial_redraws']} / {r.get('kept_redraws', 0)} | "
+                   f"{r['png_kb']:.0f} KB |")
     return "\n".join(out)
 
 
@@ -311,7 +315,7 @@ def main_browser(args):
     slow = [r for r in rows if r["median_ms"] > 1.5 * TARGET_MS]
     print("\n".join([
         f"## Widget latency in the browser ({time.strftime('%Y-%m-%d')})", "",
-        f"Command: `{H.command_line()}`", "",
+        f"Command: `{H.command_line()}`" + (" (no earlier backgrounds kept)" if args.no_kept else ""), "",
         f"- Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs, 1-min load average "
         f"{machine.get('loadavg_1min', '?')} (shared); JupyterLab served by `make lab` (one BLAS thread), "
         "headless Chromium", "",
@@ -333,6 +337,9 @@ def main(argv=None):
     matplotlib.use("Agg")
     import numpy as np  # noqa: F401  (after the thread pinning)
 
+    if args.no_kept:
+        from bpcourse.widgets._base import Widget
+        Widget.KEPT_BACKGROUNDS = 1                   # only the current one: no reuse of earlier settings
     machine = H.machine_info(args.threads or 0)
     print(f"$ {H.command_line()}", file=sys.stderr)
     tick = time_ticks(args.ticks)

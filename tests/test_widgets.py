@@ -587,6 +587,30 @@ def test_background_redraws_give_the_same_pixels_as_a_full_draw(cls, changes):
     assert w.partial_redraws > 0                   # the axes-by-axes path was taken
 
 
+def test_going_back_to_a_recent_setting_reuses_its_background_with_the_same_pixels():
+    w, ref = bw.InitExplorer(), bw.InitExplorer()
+    for value in ["he", "normal_0.01", "xavier", "he", "normal_0.01", "xavier", "lecun"]:
+        w.controls["init"].value = value
+        ref.controls["init"].value = value
+        assert np.array_equal(png_pixels(w.png), png_pixels(ref.render(full=True))), f"init = {value}"
+    assert w.cached_redraws >= 2                   # second visits restored kept backgrounds (limits are sticky,
+                                                   # so not every revisit has the same key)
+    for top in range(1, 12):                       # many new backgrounds: only the last few are kept
+        w.figure.axes[2].set_ylim(1e-3, 10.0 ** top)
+        w.render()
+    assert len(w._kept) == w.KEPT_BACKGROUNDS
+    w.render(full=True)                            # a full render forgets the others
+    assert len(w._kept) == 1
+
+
+def test_hand_set_tick_labels_are_part_of_the_background_key():
+    w = bw.InitExplorer()
+    before = w._static_key()
+    ax = w.figure.axes[2]
+    ax.set_xticks(ax.get_xticks(), [f"L{int(t)}" for t in ax.get_xticks()])
+    assert w._static_key() != before
+
+
 def test_encode_png_is_lossless():
     from bpcourse.widgets._base import encode_png
     w = bw.SoftmaxExplorer()

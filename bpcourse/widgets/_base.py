@@ -19,6 +19,7 @@ import math
 import struct
 import time
 import zlib
+from collections import OrderedDict
 from contextlib import contextmanager
 
 import ipywidgets as W
@@ -26,7 +27,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import FixedFormatter, NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform
 
 __all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "check_choice",
@@ -225,10 +226,12 @@ class Widget:
         self.timings = {}         # seconds spent in the last compute / draw / render
         self.full_redraws = 0     # how many renders had to redraw the whole static background
         self.partial_redraws = 0  # how many renders redrew the background of some axes only
+        self.cached_redraws = 0   # how many renders reused a background kept from an earlier state
         self.animated = []        # artists redrawn at every render (the rest is background)
         self._background = None
         self._background_key = None
         self._regions = {}        # axes -> its tight box (pixels) when its background was last drawn
+        self._kept = OrderedDict()  # static key -> (background, regions), most recently used last
         self._hold = 0
 
     # ---- subclass hooks -------------------------------------------------------------------
@@ -318,7 +321,7 @@ class Widget:
         """What one axes' static drawing depends on: when it changes, that axes is redrawn."""
         return (ax.get_visible(), ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(),
                 ax.get_title(), ax.get_title("left"), ax.get_title("right"), ax.get_xlabel(), ax.get_ylabel(),
-                tuple(ax.get_xticks()), tuple(ax.get_yticks()))
+                tuple(ax.get_xticks()), tuple(ax.get_yticks()), _labels_key(ax.xaxis), _labels_key(ax.yaxis))
 
     def _static_key(self):
         """What the background depends on: (per-axes keys, the subclass's extra key)."""
@@ -329,6 +332,8 @@ class Widget:
         redraws the whole background."""
         return ()
 
+    KEPT_BACKGROUNDS = 6      # static backgrounds remembered per widget (about 1-3 MB each)
+
     def render(self, full=False):
         """Render the figure to PNG and push it into the Image control; returns the PNG bytes.
 
@@ -336,29 +341,45 @@ class Widget:
         the axes changed (limits, scale, titles, labels, ticks) only those axes are redrawn into the
         background, provided the region they cover (their tight box before and after) touches no
         other axes and no static figure text; otherwise, or when ``full``, the whole figure is
-        redrawn.  Either way the result is the same pixels as a full redraw (tested).
+        redrawn.  The last few backgrounds are remembered by their static key, so going back to a
+        recent setting (he -> xavier -> he) restores its background instead of redrawing it; ``full``
+        forgets them all.  Either way the result is the same pixels as a full redraw (tested).
         """
         t0 = time.perf_counter()
         canvas = self.figure.canvas
         axes_keys, extra = self._static_key()
-        old = self._background_key
-        changed = None
-        if not full and self._background is not None and old[1] == extra and len(old[0]) == len(axes_keys):
+        key, old = (axes_keys, extra), self._background_key
+        mode, changed = "full", []
+        if full:
+            self._kept.clear()
+        elif self._background is not None and old[1] == extra and len(old[0]) == len(axes_keys):
             changed = [ax for ax, k, k0 in zip(self.figure.axes, axes_keys, old[0]) if k != k0]
-        if changed and 2 * len(changed) > len(self.figure.axes):
-            changed = None                        # redrawing most axes one by one costs more than all at once
-        if changed is None or (changed and not self._redraw_axes(changed)):
+            if not changed:
+                mode = "same"
+            elif key in self._kept:
+                mode = "kept"
+            elif len(changed) < len(self.figure.axes):        # else all at once is cheaper
+                mode = "partial" if self._redraw_axes(changed) else "full"
+        if mode == "full":
             canvas.draw()                         # everything but the animated artists
             renderer = canvas.get_renderer()
             self._regions = {ax: ax.get_tightbbox(renderer) for ax in self.figure.axes if ax.get_visible()}
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self.full_redraws += 1
-        elif changed:
+        elif mode == "partial":
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self.partial_redraws += 1
         else:
+            if mode == "kept":
+                self._background, regions = self._kept[key]
+                self._regions = dict(regions)
+                self.cached_redraws += 1
             canvas.restore_region(self._background)
-        self._background_key = (axes_keys, extra)
+        self._kept[key] = (self._background, dict(self._regions))
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.KEPT_BACKGROUNDS:
+            self._kept.popitem(last=False)
+        self._background_key = key
         for artist in self.animated:
             if artist.get_visible():
                 (artist.axes or self.figure).draw_artist(artist)
@@ -427,3 +448,9 @@ class Widget:
         from IPython.display import display
         display(self)
         return self
+
+
+def _labels_key(axis):
+    """Hand-set tick labels (a FixedFormatter) are part of what an axes' background shows."""
+    fmt = axis.get_major_formatter()
+    return tuple(fmt.seq) if isinstance(fmt, FixedFormatter) else type(fmt).__name__
