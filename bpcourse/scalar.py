@@ -8,8 +8,11 @@ walks the graph once in reverse topological order and applies the chain rule:
 
 Design notes
 ------------
-* No closures per node and no sets during the sort: children live in a tuple,
-  local derivatives in a tuple, and visited nodes are stamped with an integer.
+* No closures per node and no sets during the sort: every operation has at most
+  two inputs, so a node keeps them in two slots (``_a``, ``_b``) next to their
+  local derivatives (``_da``, ``_db``), and visited nodes are stamped with an
+  integer.  One object per node (no tuples) leaves Python's garbage collector a
+  third of the objects to track; ``_prev`` and ``_local`` give the tuples back.
 * The topological sort is iterative, so graphs of 100,000+ nodes work without
   hitting Python's recursion limit.
 * Calling ``backward()`` twice: interior nodes are reset at the start of every
@@ -42,6 +45,16 @@ def _as_float(x, what="Value"):
     return x
 
 
+def _node(data, op, a, da, b=None, db=0.0):
+    """A new interior Value (no argument checks, no tuples: the hot path of every operation)."""
+    v = _new(Value)
+    v.data, v.grad, v._a, v._da, v._b, v._db, v._op, v.label, v._mark = data, 0.0, a, da, b, db, op, "", 0
+    return v
+
+
+_new = object.__new__
+
+
 class Value:
     """A scalar that remembers how it was computed.
 
@@ -50,16 +63,29 @@ class Value:
     >>> c.backward()         # a.grad == b + 1 == -2.0, b.grad == a == 2.0
     """
 
-    __slots__ = ("data", "grad", "_prev", "_local", "_op", "label", "_mark")
+    __slots__ = ("data", "grad", "_a", "_b", "_da", "_db", "_op", "label", "_mark")
 
     def __init__(self, data, _prev=(), _local=(), _op="", label=""):
         self.data = data if type(data) is float and (_prev or math.isfinite(data)) else _as_float(data)
         self.grad = 0.0
-        self._prev = _prev      # tuple of input Values, in a fixed order
-        self._local = _local    # tuple of d(self)/d(input), one per input
+        if len(_prev) > 2 or len(_local) != len(_prev):
+            raise ValueError(f"a Value has at most two inputs, each with one local derivative; "
+                             f"got {len(_prev)} inputs and {len(_local)} derivatives")
+        self._a, self._da = (_prev[0], _local[0]) if _prev else (None, 0.0)
+        self._b, self._db = (_prev[1], _local[1]) if len(_prev) == 2 else (None, 0.0)
         self._op = _op
         self.label = label
         self._mark = 0
+
+    @property
+    def _prev(self):
+        """The input Values this one was computed from, in a fixed order."""
+        return () if self._a is None else (self._a,) if self._b is None else (self._a, self._b)
+
+    @property
+    def _local(self):
+        """d(self)/d(input) for each input of ``_prev``."""
+        return () if self._a is None else (self._da,) if self._b is None else (self._da, self._db)
 
     def __repr__(self):
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
@@ -67,11 +93,11 @@ class Value:
     # ---- binary operations: forward value and local derivatives side by side ----
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data + other.data, (self, other), (1.0, 1.0), "+")
+        return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
 
     def __mul__(self, other):
         other = other if isinstance(other, Value) else Value(other)
-        return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
+        return _node(self.data * other.data, "*", self, other.data, other, self.data)
 
     def __pow__(self, other):
         a = self.data
@@ -81,19 +107,19 @@ class Value:
                 raise ValueError(f"Value ** Value needs a positive base (got base {a}); "
                                  "d(a**b)/db = a**b * ln(a) is undefined otherwise")
             out = a ** b
-            return Value(out, (self, other), (b * a ** (b - 1), out * math.log(a)), "**")
+            return _node(out, "**", self, b * a ** (b - 1), other, out * math.log(a))
         b = _as_float(other, "exponent")
         if a == 0 and b < 1:
             raise ZeroDivisionError(f"0 ** {b} has no finite derivative")
         if a < 0 and not b.is_integer():
             raise ValueError(f"({a:g}) ** {b:g} is not a real number")
-        return Value(a ** b, (self,), (b * a ** (b - 1),), f"**{b:g}")
+        return _node(a ** b, f"**{b:g}", self, b * a ** (b - 1))
 
     def __rpow__(self, other):  # number ** Value
         return Value(other) ** self
 
     def __neg__(self):
-        return Value(-self.data, (self,), (-1.0,), "neg")
+        return _node(-self.data, "neg", self, -1.0)
 
     def __sub__(self, other):
         return self + (-other)
@@ -120,16 +146,16 @@ class Value:
         except OverflowError:
             raise OverflowError(f"exp({self.data:g}) overflows a float; inputs this large usually mean "
                                 "the learning rate is too high") from None
-        return Value(out, (self,), (out,), "exp")
+        return _node(out, "exp", self, out)
 
     def log(self):
         if self.data <= 0:
             raise ValueError(f"log needs a positive input, got {self.data:g}")
-        return Value(math.log(self.data), (self,), (1.0 / self.data,), "log")
+        return _node(math.log(self.data), "log", self, 1.0 / self.data)
 
     def tanh(self):
         t = math.tanh(self.data)
-        return Value(t, (self,), (1.0 - t * t,), "tanh")
+        return _node(t, "tanh", self, 1.0 - t * t)
 
     def sigmoid(self):
         x = self.data
@@ -138,30 +164,37 @@ class Value:
         else:
             e = math.exp(x)
             s = e / (1.0 + e)
-        return Value(s, (self,), (s * (1.0 - s),), "sigmoid")
+        return _node(s, "sigmoid", self, s * (1.0 - s))
 
     def relu(self):
         x = self.data
         # relu'(0) = 0 by convention (as in PyTorch)
-        return Value(x if x > 0 else 0.0, (self,), (1.0 if x > 0 else 0.0,), "relu")
+        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
 
     # ---- graph traversal ----
     def topo(self):
-        """All nodes of the graph, inputs before outputs (iterative DFS)."""
+        """All nodes of the graph, inputs before outputs (iterative DFS, input ``_a`` before ``_b``)."""
         stamp = _next_stamp()
         order = []
         self._mark = stamp
-        stack = [(self, iter(self._prev))]
+        stack = [(self, 0)]           # (node, how many of its inputs have been looked at)
         while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child._mark != stamp:
-                    child._mark = stamp
-                    stack.append((child, iter(child._prev)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
+            node, seen = stack.pop()
+            if seen == 0:
+                a = node._a
+                if a is not None and a._mark != stamp:
+                    a._mark = stamp
+                    stack.append((node, 1))
+                    stack.append((a, 0))
+                    continue
+            if seen <= 1:
+                b = node._b
+                if b is not None and b._mark != stamp:
+                    b._mark = stamp
+                    stack.append((node, 2))
+                    stack.append((b, 0))
+                    continue
+            order.append(node)
         return order
 
     def backward(self, grad: float = 1.0):
@@ -171,15 +204,19 @@ class Value:
         """
         order = self.topo()
         for node in order:
-            if node._prev:
+            if node._a is not None:
                 node.grad = 0.0
         self.grad += float(grad)      # interior outputs were just reset to 0; a leaf accumulates
         for node in reversed(order):
             g = node.grad
             if g == 0.0:
                 continue
-            for child, local in zip(node._prev, node._local):
-                child.grad += local * g
+            a = node._a
+            if a is not None:         # the chain rule: input.grad += d(node)/d(input) * node.grad
+                a.grad += node._da * g
+                b = node._b
+                if b is not None:
+                    b.grad += node._db * g
 
     def zero_grad(self):
         """Set ``.grad = 0`` on every node of the graph that produced this Value."""
