@@ -104,6 +104,7 @@ CHANGES = [
     ("Playground", {}, "width", [4, 16, 8]),
     ("Playground", {}, "optimizer", ["adam", "momentum", "sgd"]),
     ("Playground", {}, "batch_size", [8, 32, 16]),
+    ("Playground", {}, "init", ["he", "normal", "xavier"]),
     ("CircuitExplorer", {}, "x", [-3.0, -2.0, 1.5, 4.0]),
     ("CircuitExplorer", {}, "z", [-4.0, 2.0, 0.5]),
     ("ActivationExplorer", {}, "z", [-2.0, 0.0, 1.0, 3.5]),
