@@ -310,3 +310,37 @@ def test_notebook_code_is_parsed_only_in_the_calling_thread(tmp_path, monkeypatc
     assert results[0].total == 7.0
     assert threads == {threading.current_thread().name}
     assert unlocked == []
+
+
+def test_a_grader_bug_costs_one_question_not_the_batch(tmp_path, monkeypatch):
+    import bpcourse.grade.runner as runner
+    real_judge = runner.judge_case
+
+    def judge_that_breaks_on_q2(question, cases, results):
+        if question.name == "q2":
+            raise RuntimeError("simulated grader bug")
+        return real_judge(question, cases, results)
+
+    monkeypatch.setattr(runner, "judge_case", judge_that_breaks_on_q2)
+    sub = tmp_path / "ex04_linear_layer.ipynb"
+    sub.write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    messages = []
+    [result] = grade([sub], jobs=2, sandbox="none", log=messages.append)
+    by_name = {q.name: q for q in result.questions}
+    assert by_name["q2"].status == "crash" and by_name["q2"].score == 0
+    assert "internal error" in by_name["q2"].message and "simulated grader bug" in by_name["q2"].message
+    assert all(q.score == q.points for n, q in by_name.items() if n != "q2")
+    assert result.status == "crash" and result.total == 6.0
+    assert any("INTERNAL ERROR" in m and "q2" in m for m in messages)
+
+
+def test_a_planning_failure_is_contained_too(tmp_path, monkeypatch):
+    import bpcourse.grade.runner as runner
+    real_plan = runner.plan_question
+    monkeypatch.setattr(runner, "plan_question", lambda cells, funcs: (_ for _ in ()).throw(SystemError("x"))
+                        if "linear_forward" in funcs else real_plan(cells, funcs))
+    sub = tmp_path / "ex04_linear_layer.ipynb"
+    sub.write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    [result] = grade([sub], jobs=1, sandbox="none", log=lambda m: None)
+    assert [(q.name, q.status) for q in result.questions][:2] == [("q1", "crash"), ("q2", "ok")]
+    assert result.total == 7.0

@@ -204,6 +204,8 @@ def _run_question(sub, q, planned, cases, sandbox, limits, slots):
     the calling thread); returns (QuestionResult, cell errors)."""
     result = QuestionResult(q.name, q.label, float(q.points))
     plan, detail = planned
+    if plan == "error":
+        raise detail
     if plan == "missing":
         result.status, result.message = "missing", detail
         return result, []
@@ -235,6 +237,27 @@ def _run_question(sub, q, planned, cases, sandbox, limits, slots):
     if outcome.status == "memory" and "MemoryError" not in result.message:
         result.message = (result.message + "; " if result.message else "") + "a cell ran out of memory (MemoryError)"
     return result, errors
+
+
+def _plan(cells, q):
+    """``plan_question`` in the calling thread; an unexpected failure becomes ("error", exception),
+    which the question's task re-raises so that it costs that question only."""
+    try:
+        return plan_question(cells, q.funcs)
+    except Exception as e:
+        return "error", e
+
+
+def _internal_error(sub, q, error, log):
+    """The result of a question the grader itself failed on: status crash, zero points, and a
+    loud message (on stderr and in the feedback) asking for a bug report."""
+    what = f"{type(error).__name__}: {error}"[:300]
+    log(f"bpcourse.grade: INTERNAL ERROR grading {sub.id} {q.name} ({what}); that question is marked "
+        f"'crash' and the batch goes on. Please report this with the submission.")
+    result = QuestionResult(q.name, q.label, float(q.points))
+    result.status = "crash"
+    result.message = f"the grader failed on this question (internal error, {what}); not the learner's fault"
+    return result
 
 
 def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="auto", progress=False,
@@ -273,17 +296,20 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
                 case_cache[key] = _cases(sub.exercise, q, seed)
             tasks.append((sub, i, q, case_cache[key]))
     remaining = Counter(sub.id for sub, _, _, _ in tasks)
+    tasks_q = {(sub.id, i): q for sub, i, q, _ in tasks}
     bar = tqdm(total=len(subs), unit="submission", file=sys.stderr, dynamic_ncols=True, desc="grading",
                disable=not progress)
     bar.update(len(subs) - len(remaining))          # nothing to run: invalid or missing
     errors_of = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_question, sub, q, plan_question(cells_of[sub.id], q.funcs), cases, box,
-                               limits, slots): (sub, i)
+        futures = {pool.submit(_run_question, sub, q, _plan(cells_of[sub.id], q), cases, box, limits, slots): (sub, i)
                    for sub, i, q, cases in tasks}
         for fut in as_completed(futures):
             sub, i = futures[fut]
-            sub.questions[i], errors = fut.result()
+            try:
+                sub.questions[i], errors = fut.result()
+            except Exception as e:              # a grader bug costs one question, not the batch
+                sub.questions[i], errors = _internal_error(sub, tasks_q[(sub.id, i)], e, box.log), []
             errors_of.setdefault(sub.id, set()).update(errors)
             remaining[sub.id] -= 1
             if remaining[sub.id] == 0:
