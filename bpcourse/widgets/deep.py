@@ -192,11 +192,11 @@ class InitExplorer(Widget):
         set_title(self.ax_s, "std of A ●", loc="left", color=BLUE)       # the legend, in the title line
         set_title(self.ax_s, "std of δ ■", loc="right", color=RED)
         self.ax_s.set_xlim(0.5, self.MAX_DEPTH + 0.5)        # fixed: a deeper net is a longer curve
-        self.ax_s.set_xticks([1, 5, 10, 15, 20, 25, 30])
+        self.ax_s.set_xticks([1, 10, 20, 30])              # few tick labels: text is most of a full redraw
         no_minor_ticks(self.ax_s)
         for ax in (self.ax_a, self.ax_d):
             ax.xaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
-            ax.yaxis.set_major_locator(MaxNLocator(5))
+            ax.yaxis.set_major_locator(MaxNLocator(3))
         self._text = self.figure.text(0.5, 0.975, "", ha="center", va="top", fontsize=FONT["text"], linespacing=1.5)
         self._animate(self._a_lines, self._d_lines, self._std_a, self._std_d, self._text)
 
