@@ -296,20 +296,19 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
                 case_cache[key] = _cases(sub.exercise, q, seed)
             tasks.append((sub, i, q, case_cache[key]))
     remaining = Counter(sub.id for sub, _, _, _ in tasks)
-    tasks_q = {(sub.id, i): q for sub, i, q, _ in tasks}
     bar = tqdm(total=len(subs), unit="submission", file=sys.stderr, dynamic_ncols=True, desc="grading",
                disable=not progress)
     bar.update(len(subs) - len(remaining))          # nothing to run: invalid or missing
     errors_of = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_run_question, sub, q, _plan(cells_of[sub.id], q), cases, box, limits, slots): (sub, i)
-                   for sub, i, q, cases in tasks}
+        futures = {pool.submit(_run_question, sub, q, _plan(cells_of[sub.id], q), cases, box, limits, slots):
+                   (sub, i, q) for sub, i, q, cases in tasks}
         for fut in as_completed(futures):
-            sub, i = futures[fut]
+            sub, i, q = futures[fut]
             try:
                 sub.questions[i], errors = fut.result()
             except Exception as e:              # a grader bug costs one question, not the batch
-                sub.questions[i], errors = _internal_error(sub, tasks_q[(sub.id, i)], e, box.log), []
+                sub.questions[i], errors = _internal_error(sub, q, e, box.log), []
             errors_of.setdefault(sub.id, set()).update(errors)
             remaining[sub.id] -= 1
             if remaining[sub.id] == 0:
