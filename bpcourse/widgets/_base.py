@@ -337,8 +337,8 @@ class Widget:
     def render(self, full=False):
         """Render the figure to PNG and push it into the Image control; returns the PNG bytes.
 
-        The static background is kept between renders.  When the static part of at most half of
-        the axes changed (limits, scale, titles, labels, ticks) only those axes are redrawn into the
+        The static background is kept between renders.  When the static part of some but not all
+        axes changed (limits, scale, titles, labels, ticks) only those axes are redrawn into the
         background, provided the region they cover (their tight box before and after) touches no
         other axes and no static figure text; otherwise, or when ``full``, the whole figure is
         redrawn.  The last few backgrounds are remembered by their static key, so going back to a
@@ -358,7 +358,7 @@ class Widget:
                 mode = "same"
             elif key in self._kept:
                 mode = "kept"
-            elif len(changed) < len(self.figure.axes):        # else all at once is cheaper
+            elif len(changed) < len(self.figure.axes):        # all changed: one full draw is cheaper
                 mode = "partial" if self._redraw_axes(changed) else "full"
         if mode == "full":
             canvas.draw()                         # everything but the animated artists
