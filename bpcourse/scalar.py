@@ -1,7 +1,7 @@
 """A scalar reverse-mode autograd engine: the `Value` taught in notebook 02.
 
 Every operation stores, next to its forward result, the *local* derivatives of
-its output with respect to each input (a tuple of floats).  `backward()` then
+its output with respect to each input (one float per input).  `backward()` then
 walks the graph once in reverse topological order and applies the chain rule:
 
     child.grad += local_derivative * node.grad
