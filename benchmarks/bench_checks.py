@@ -4,18 +4,15 @@
 
 Each question's check (all of its cases, judged as the notebook's check cell judges them) runs
 ``--repeat`` times on the function from ``solutions/``; the table gives the median and the worst
-time per question.  Target: every check answers within one second (COURSE_DESIGN §6), so a learner
+time per question.  Target: every check answers within one second (the exercises issue), so a learner
 never waits on a verdict.  The test suite checks the verdicts; the times live here because the
 machine is shared and a timed assertion would be noise.
 """
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import sys
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,26 +22,16 @@ import _harness as H  # noqa: E402  (no numpy import yet: threads are pinned fir
 TARGET_S = 1.0
 
 
-def solution_namespace(key):
-    """Run the definition cells of solutions/<key>_*.ipynb (not its checks) and return the namespace."""
-    path = next((HERE.parent / "solutions").glob(f"{key}_*.ipynb"))
-    ns = {"__name__": "__main__"}
-    with redirect_stdout(io.StringIO()):
-        for cell in json.loads(path.read_text())["cells"]:
-            tags = cell.get("metadata", {}).get("tags", [])
-            if cell["cell_type"] == "code" and not {"check", "raises-exception"} & set(tags):
-                exec(compile("".join(cell["source"]), str(path), "exec"), ns)
-    return ns
-
-
 def time_checks(repeat, only=None):
     from bpcourse.checks import EXERCISE_KEYS, get_exercise
     from bpcourse.checks._core import CORRECT
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from test_checks import SOLVED          # each solution notebook's definitions, run once
     rows = []
     for key in EXERCISE_KEYS:
         if only and key not in only:
             continue
-        ns = solution_namespace(key)
+        ns = SOLVED[key]
         for q in get_exercise(key).questions:
             funcs = [ns[f] for f in q.funcs]
             times = []
