@@ -344,3 +344,27 @@ def test_a_planning_failure_is_contained_too(tmp_path, monkeypatch):
     [result] = grade([sub], jobs=1, sandbox="none", log=lambda m: None)
     assert [(q.name, q.status) for q in result.questions][:2] == [("q1", "crash"), ("q2", "ok")]
     assert result.total == 7.0
+
+
+@pytest.mark.parametrize("start", ["/tmp", "home"])
+def test_grading_from_tmp_or_a_home_folder_keeps_the_sandbox_whole(tmp_path, bwrap_available, start):
+    # `python -m` puts the folder it starts in on sys.path; mounting it back into the sandbox once
+    # covered the private /tmp (every question crashed) or re-exposed the hidden home folder
+    cwd = os.path.expanduser("~") if start == "home" else "/tmp"
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "sol.ipynb").write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    r = _grade_cli(subs, "--exercise", "ex04", "--sandbox", "bwrap", "--out", tmp_path / "g.csv", "-q", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    [row] = _rows(tmp_path / "g.csv").values()
+    assert (row["total"], row["status"]) == ("8", "ok"), row
+
+
+def test_the_sandbox_never_mounts_tmp_or_a_home_folder_back(monkeypatch):
+    home = os.path.realpath(os.path.expanduser("~"))
+    for cwd in ("/tmp", home):
+        monkeypatch.chdir(cwd)
+        monkeypatch.setattr(sys, "path", [cwd, *sys.path])
+        args = Sandbox("none")._build_bwrap_args()
+        binds = {(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "--ro-bind"}
+        assert ("/tmp", "/tmp") not in binds and (home, home) not in binds, cwd

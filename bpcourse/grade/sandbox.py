@@ -68,7 +68,10 @@ def _python_paths():
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable)),
              os.path.dirname(os.path.abspath(sys.executable)), os.path.dirname(bpcourse.__file__)}
     paths.update(site.getsitepackages())
-    paths.update(p for p in sys.path if p and os.path.isdir(p))
+    # sys.path, less the folder the grader was started from (`python -m` puts it first): the child
+    # runs with -I, which never looks there, and mounting it could cover the private /tmp or a home
+    cwd = os.path.realpath(os.getcwd())
+    paths.update(p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != cwd)
     return sorted({os.path.realpath(p) for p in paths if p and os.path.exists(p)})
 
 
@@ -126,7 +129,10 @@ class Sandbox:
             return False, "bubblewrap is Linux-only"
         if not self.bwrap:
             return False, "bubblewrap (bwrap) was not found on PATH"
-        cmd = self._bwrap_args() + [sys.executable, "-I", "-c", "import bpcourse"]
+        # what every job needs: the package, and a writable private /tmp
+        cmd = self._bwrap_args() + [sys.executable, "-I", "-c",
+                                    "import os, bpcourse; os.makedirs('/tmp/work/probe'); "
+                                    "open('/tmp/work/probe/ok', 'w').write('ok')"]
         try:
             r = subprocess.run(cmd, capture_output=True, timeout=60, env=_env("/tmp"))
         except (OSError, subprocess.TimeoutExpired) as e:
@@ -151,7 +157,8 @@ class Sandbox:
         # the private /tmp hides everything below it too: a checkout or venv living in /tmp
         # (a CI runner's clone, say) must be mounted back like one under a home folder
         covered = hidden + ["/tmp"]
-        needed = [p for p in _python_paths() if any(_under(p, h) for h in covered)]
+        # never a covered folder itself (that would undo the hiding): only what lies below it
+        needed = [p for p in _python_paths() if any(_under(p, h) and p != h for h in covered)]
         needed = [p for p in needed if not any(q != p and _under(p, q) for q in needed)]
         made = set()
         for p in needed:     # mount the Python installation back, through traversable folders
