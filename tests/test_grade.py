@@ -368,3 +368,16 @@ def test_the_sandbox_never_mounts_tmp_or_a_home_folder_back(monkeypatch):
         args = Sandbox("none")._build_bwrap_args()
         binds = {(args[i + 1], args[i + 2]) for i, a in enumerate(args) if a == "--ro-bind"}
         assert ("/tmp", "/tmp") not in binds and (home, home) not in binds, cwd
+
+
+def test_gradescope_output_for_one_submission_goes_into_a_folder_when_given_one(tmp_path):
+    from bpcourse.grade.report import write_gradescope
+    [sub] = grade([ROOT / "solutions" / "ex04_linear_layer.ipynb"], sandbox="none", log=lambda m: None)
+    written = write_gradescope([sub], str(tmp_path / "gs") + "/")          # a trailing slash: a folder
+    assert len(written) == 1 and os.path.dirname(written[0]) == str(tmp_path / "gs")
+    assert json.loads(open(written[0]).read())["score"] == 8.0
+    (tmp_path / "existing").mkdir()                                         # an existing folder
+    [inside] = write_gradescope([sub], tmp_path / "existing")
+    assert os.path.dirname(inside) == str(tmp_path / "existing") and inside.endswith(".json")
+    [plain] = write_gradescope([sub], tmp_path / "results.json")           # otherwise: the file itself
+    assert plain == str(tmp_path / "results.json")

@@ -151,10 +151,11 @@ def gradescope_result(s):
 
 
 def write_gradescope(subs, path):
-    """One submission: ``path`` is the results.json file.  Several: ``path`` is a folder
-    holding ``<submission>.json`` for each."""
+    """One submission: ``path`` is the results.json file, unless it names a folder (it exists as
+    one, or ends in a slash).  Several: ``path`` is a folder holding ``<submission>.json`` for each."""
     dump = lambda obj: json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if len(subs) == 1:
+    as_folder = os.path.isdir(path) or os.fspath(path).endswith(("/", os.sep))
+    if len(subs) == 1 and not as_folder:
         _atomic_write(path, dump(gradescope_result(subs[0])))
         return [os.fspath(path)]
     os.makedirs(path, exist_ok=True)
