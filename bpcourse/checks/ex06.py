@@ -21,7 +21,7 @@ from ._core import BadReturn, Exercise, Question, Wrong, arr, close, get_arr, ge
 
 __all__ = ["q1", "q2", "q3", "hint", "solution", "EXERCISE", "TARGET_ACCURACY"]
 
-TARGET_ACCURACY = 0.93
+TARGET_ACCURACY = 0.90        # the hinted recipe gave 93-98 % on 60 grader seeds
 MAX_PARAMETERS = 200_000
 _ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
 
@@ -180,7 +180,7 @@ class Train(Question):
     timeout_factor = 3.0
     hints = ("One epoch: draw the mini-batches (question 1); for each, zero the gradients, forward, "
              "loss, backward, SGD step (question 2).",
-             "bp.nn.MLP([64, 32, 10], activation='relu', seed=seed) and bp.losses.SoftmaxCrossEntropy() "
+             "bp.nn.MLP([64, 64, 10], activation='tanh', seed=seed) and bp.losses.SoftmaxCrossEntropy() "
              "do the layers; hand the loss's gradient (loss.backward()) to net.backward to fill every p.grad.",
              f"A learning rate around 0.1, batches of 32 and about 20 epochs reach {TARGET_ACCURACY:.0%}.")
 
