@@ -48,6 +48,18 @@ def test_reference_solution_is_correct(key, name):
 
 
 @pytest.mark.parametrize("key, name", QUESTIONS)
+def test_reference_solution_is_correct_whatever_the_seed(key, name):
+    # the grader draws its cases from other seeds than the notebook's check cell; no seed may fail a
+    # right answer.  (A 200-seed sweep once found a tolerance below central-difference noise in ex05
+    # and a 93 % target the hinted recipe missed on ~5 % of seeds in ex06; 20 seeds here keep watch.)
+    q = get_exercise(key).question(name)
+    funcs = [SOLVED[key][f] for f in q.funcs]
+    for seed in range(1, 6 if (key, name) == ("ex06", "q3") else 21):
+        verdict = q.verdict(*funcs, seed=seed)
+        assert verdict.state == CORRECT, f"seed {seed}: {verdict.message}"
+
+
+@pytest.mark.parametrize("key, name", QUESTIONS)
 def test_untouched_exercise_is_not_attempted(key, name):
     verdict = _verdict(UNSOLVED[key], key, name)
     assert verdict.state == NOT_ATTEMPTED
@@ -67,7 +79,11 @@ MISTAKES = [
     ("ex01", "q4", "def circuit_grad(x, y, z):\n    return z, z, x", "df_dz"),
     ("ex01", "q5", "def grad_u(x, y):\n    s = 1/(1+math.exp(-(x*y+y*y)))\n    return s*(1-s)*y, s*(1-s)*x",
      "du_dy"),
-    ("ex02", "q1", None, "a.grad"),      # mul with = instead of += (see below)
+    # ex02: the solution's Value with one backward rule changed (old text, new text)
+    ("ex02", "q1", ("self.grad += other.data * out.grad", "self.grad = other.data * out.grad"), "a.grad"),
+    ("ex02", "q2", ("self.grad += k * self.data ** (k - 1) * out.grad", "self.grad += k * self.data ** (k - 1)"),
+     "a.grad"),
+    ("ex02", "q4", ("self.grad += out.data * out.grad", "self.grad = out.data * out.grad"), "a.grad"),
     ("ex03", "q1", "def sigmoid(Z):\n    return np.exp(Z) / (1 + np.exp(Z))", "NaN or inf"),
     ("ex03", "q4", "def relu(Z):\n    return np.maximum(Z, 0)\ndef relu_backward(dA, Z):\n    return dA * (Z >= 0)",
      "relu'(0) = 0"),
@@ -127,11 +143,12 @@ MISTAKES = [
 @pytest.mark.parametrize("key, name, code, words", MISTAKES,
                          ids=[f"{k}-{n}-{i}" for i, (k, n, _, _) in enumerate(MISTAKES)])
 def test_typical_mistakes_are_incorrect_with_a_useful_message(key, name, code, words):
-    if code is None:      # ex02: a multiplication rule that overwrites instead of accumulating
+    if isinstance(code, tuple):      # ex02: the reference Value with one backward rule changed
         cell = next(c for c in json.loads((ROOT / "solutions/ex02_value.ipynb").read_text())["cells"]
                     if "class Value" in "".join(c["source"]))
-        src = "".join(cell["source"]).replace("self.grad += other.data * out.grad", "self.grad = other.data * out.grad")
-        overrides = {"Value": _src("import math\n" + src)["Value"]}
+        src = "".join(cell["source"])
+        assert code[0] in src
+        overrides = {"Value": _src("import math\n" + src.replace(*code))["Value"]}
     else:
         overrides = {k: v for k, v in _src(code).items() if callable(v) and not k.startswith("_")}
     verdict = _verdict(SOLVED[key], key, name, **overrides)

@@ -33,11 +33,13 @@ EXPRESSIONS = {
     "a**-1.0 + b": lambda a, b: a ** -1.0 + b,
     "(a + 1.5)**0.5": lambda a, b: (a + 1.5) ** 0.5,
     "a**2 + a**3 + b**2": lambda a, b: a ** 2 + a ** 3 + b ** 2,
+    "(a**2)**1.5": lambda a, b: (a ** 2) ** 1.5,
     "tanh(a)": lambda a, b: tanh(a),
     "tanh(a + b)": lambda a, b: tanh(a + b),
     "tanh(tanh(a)) + a": lambda a, b: tanh(tanh(a)) + a,
     "exp(a)": lambda a, b: exp(a),
     "exp(a + b) + a": lambda a, b: exp(a + b) + a,
+    "exp(a) + a": lambda a, b: exp(a) + a,
     "exp(exp(a))": lambda a, b: exp(exp(a)),
     "a - b": lambda a, b: a - b,
     "-a + 1.0": lambda a, b: -a + 1.0,
@@ -97,7 +99,8 @@ class Mul(ValueQuestion):
 class Pow(ValueQuestion):
     title = "Value.__pow__"
     name, points = "q2", 1
-    expressions = ("a**3", "a**-1.0 + b", "(a + 1.5)**0.5", "a**2 + a**3 + b**2")
+    expressions = ("a**3", "a**-1.0 + b", "(a + 1.5)**0.5", "a**2 + a**3 + b**2",
+                   "(a**2)**1.5")                  # the inner power's out.grad is not 1
     low, high = 0.3, 2.0
     hints = ("The exponent k is a plain number here, so only self gets a gradient.",
              "d(x^k)/dx = k·x^(k−1), evaluated at self.data.",
@@ -116,7 +119,8 @@ class Tanh(ValueQuestion):
 class Exp(ValueQuestion):
     title = "Value.exp"
     name, points = "q4", 1
-    expressions = ("exp(a)", "exp(a + b) + a", "exp(exp(a))")
+    expressions = ("exp(a)", "exp(a + b) + a", "exp(exp(a))",
+                   "exp(a) + a")                   # a gets gradient by two paths: += or it is lost
     low, high = -1.0, 1.0
     hints = ("exp is its own derivative.",
              "The local derivative is the forward output, out.data.",
