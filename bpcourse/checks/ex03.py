@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations as act
-from ._core import Exercise, Question, Wrong, arr, close, get_arr
+from ._core import BadReturn, Exercise, Question, Wrong, arr, close, get_arr
 
 __all__ = ["q1", "q2", "q3", "q4", "q5", "hint", "solution", "EXERCISE"]
 
@@ -51,7 +51,14 @@ class Sigmoid(Question):
         return {"Z": _z(case)}
 
     def call(self, inputs, sigmoid):
-        return {"A": arr(sigmoid(inputs["Z"]), "sigmoid(Z)")}
+        try:
+            with np.errstate(over="raise", invalid="raise"):     # "stable" means: no overflow on the way
+                A = sigmoid(inputs["Z"])
+        except FloatingPointError as e:
+            raise BadReturn(f"sigmoid overflowed on the way ({e}): e^1000 is inf in floating point, "
+                            "even where the result then looks right. Let exp see only numbers <= 0: build both branches from np.exp(-np.abs(Z)) "
+                            "(np.where alone still computes both branches for every element)") from None
+        return {"A": arr(A, "sigmoid(Z)")}
 
     def judge(self, case, inputs, out):
         Z = inputs["Z"]
