@@ -244,3 +244,14 @@ def test_the_grader_path_and_the_notebook_path_agree():
     assert judge_case(q, cases, results).state == CORRECT
     results[1]["out"]["dZ"]["data"][0] += 1e-3
     assert judge_case(q, cases, results).state == INCORRECT
+
+
+def test_batchnorm_parameter_gradients_can_be_checked_before_dX_exists():
+    fwd, bwd = SOLVED["ex09"]["batchnorm_forward"], SOLVED["ex09"]["batchnorm_backward"]
+
+    def without_dX(dY, cache):
+        _, dgamma, dbeta = bwd(dY, cache)
+        return None, dgamma, dbeta
+    ex = get_exercise("ex09")
+    assert ex.question("q2").verdict(fwd, without_dX).state == CORRECT
+    assert ex.question("q3").verdict(fwd, without_dX).state == INCORRECT

@@ -67,6 +67,7 @@ class Forward(Question):
 
 class Backward(Question):
     funcs = ("batchnorm_forward", "batchnorm_backward")
+    graded = ("dX", "dgamma", "dbeta")     # which of the three returned gradients this question reads
 
     def cases(self, rng):
         return _cases(rng)
@@ -79,7 +80,7 @@ class Backward(Question):
                           "batchnorm_forward")
         names = ("dX", "dgamma", "dbeta")
         grads = unpack(batchnorm_backward(inputs["dY"], cache), names, "batchnorm_backward")
-        return {k: arr(v, k) for k, v in zip(names, grads)}
+        return {k: arr(v, k) for k, v in zip(names, grads) if k in self.graded}
 
     def numeric(self, inputs):
         X, gamma, beta, dY = inputs["X"], inputs["gamma"], inputs["beta"], inputs["dY"]
@@ -92,6 +93,7 @@ class Backward(Question):
 class ParamGrads(Backward):
     name, points = "q2", 2
     title = "batchnorm_backward: dgamma, dbeta"
+    graded = ("dgamma", "dbeta")            # dX may still be a placeholder (question 3)
     hints = ("Y = gamma ⊙ X̂ + beta, column by column, for every example of the batch.",
              "Sum over the batch: every example contributes to the same gamma and beta.",
              "dbeta is the column sum of dY; dgamma the column sum of dY ⊙ X̂.")
@@ -109,7 +111,7 @@ class InputGrad(Backward):
              "through the mean and the variance.",
              "Chain through three paths: X̂ directly, μ, and σ². Work out dL/dX̂ = dY ⊙ gamma first, then "
              "dL/dσ² and dL/dμ as column sums.",
-             "The three paths collapse to (1/N)·(1/σ)·(N·dX̂ − Σ dX̂ − X̂ ⊙ Σ(dX̂ ⊙ X̂)), sums over the batch "
+             "The three paths collapse to (1/N)·(1/√(σ² + ε))·(N·dX̂ − Σ dX̂ − X̂ ⊙ Σ(dX̂ ⊙ X̂)), sums over the batch "
              "(Ioffe & Szegedy 2015).")
 
     def judge(self, case, inputs, out):
