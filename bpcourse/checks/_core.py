@@ -335,7 +335,8 @@ def _check_unchanged(question, inputs, after):
         if isinstance(v, np.ndarray) and k not in question.mutable:
             if not isinstance(after, dict) or after.get(k) != digest(v):
                 raise Wrong(f"{', '.join(question.funcs)} changed its input `{k}` in place; "
-                            f"compute new arrays instead (e.g. `{k} * m`, not `{k} *= m`)")
+                            f"compute new arrays instead (e.g. `{k} * m`, not `{k} *= m`), or put back "
+                            f"exactly what you nudge (`old = {k}[i]` ... `{k}[i] = old`)")
 
 
 class Exercise:

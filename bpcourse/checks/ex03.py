@@ -159,5 +159,5 @@ class LogSigmoid(Question):
 
 q1, q2, q3, q4, q5 = Sigmoid(), SigmoidBackward(), TanhBackward(), Relu(), LogSigmoid()
 EXERCISE = Exercise("ex03", "Activations, forward and backward", "ex03_activations.ipynb",
-                    "03_gradient_descent.ipynb", [q1, q2, q3, q4, q5])
+                    "04_matrix_backprop.ipynb", [q1, q2, q3, q4, q5])
 hint, solution = EXERCISE.hint, EXERCISE.solution
