@@ -381,3 +381,60 @@ def test_gradescope_output_for_one_submission_goes_into_a_folder_when_given_one(
     assert os.path.dirname(inside) == str(tmp_path / "existing") and inside.endswith(".json")
     [plain] = write_gradescope([sub], tmp_path / "results.json")           # otherwise: the file itself
     assert plain == str(tmp_path / "results.json")
+
+
+def _two_students(folder):
+    folder.mkdir()
+    (folder / "alice.ipynb").write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    (folder / "bob.ipynb").write_bytes((ROOT / "exercises" / "ex04_linear_layer.ipynb").read_bytes())
+    return folder
+
+
+def test_outputs_inside_the_submissions_folder_are_not_graded_next_time(tmp_path):
+    subs = _two_students(tmp_path / "subs")
+    outs = ["--out", subs / "grades.csv", "--feedback", subs / "feedback", "--gradescope", subs / "gs"]
+    for _ in range(2):
+        r = _grade_cli(subs, "--sandbox", "none", "-q", *outs, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert sorted(_rows(subs / "grades.csv")) == [str(subs / "alice.ipynb"), str(subs / "bob.ipynb")]
+    assert sorted(os.listdir(subs / "feedback")) == ["alice.ipynb.md", "bob.ipynb.md"]
+
+
+def test_an_output_that_would_overwrite_or_hold_a_submission_is_refused(tmp_path):
+    subs = _two_students(tmp_path / "subs")
+    before = _snapshot(subs)
+    for option, target in (("--out", subs / "alice.ipynb"), ("--gradescope", subs / "bob.ipynb"),
+                           ("--feedback", subs)):
+        r = _grade_cli(subs, "--sandbox", "none", option, target, cwd=tmp_path)
+        assert r.returncode == 2 and option in r.stderr and "submission" in r.stderr, r.stderr
+    assert _snapshot(subs) == before
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--timeout", "nan"], "--timeout"), (["--timeout", "inf"], "--timeout"), (["--memory", "99999999999999"], "--memory"),
+    (["--seed", "-1"], "--seed"), (["--out", "outdir"], "is a folder"), (["--out", "/nonexistent/g.csv"], "does not exist"),
+])
+def test_impossible_options_are_refused_before_grading(tmp_path, args, words):
+    subs = _two_students(tmp_path / "subs")
+    (tmp_path / "outdir").mkdir()
+    r = _grade_cli(subs, "--sandbox", "none", *args, cwd=tmp_path)
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+    assert "grading" not in r.stderr                  # nothing was graded first
+
+
+def test_a_submissions_folder_given_as_a_symlink_is_graded(tmp_path):
+    _two_students(tmp_path / "real")
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    results = grade([tmp_path / "link"], sandbox="none", log=lambda m: None)
+    assert [(s.id.rsplit("/", 1)[1], s.total, s.status) for s in results] == [
+        ("alice.ipynb", 8.0, "ok"), ("bob.ipynb", 0.0, "ok")]
+
+
+def test_display_and_get_ipython_work_in_graded_cells(tmp_path):
+    nb = json.loads((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "def linear_forward" in "".join(c["source"]))
+    cell["source"] = ["display('a table'); get_ipython().run_line_magic('matplotlib', 'inline')\n"] + cell["source"]
+    sub = tmp_path / "ex04_linear_layer.ipynb"
+    sub.write_text(json.dumps(nb))
+    [result] = grade([sub], sandbox="none", log=lambda m: None)
+    assert (result.total, result.status) == (8.0, "ok"), [q.message for q in result.questions]

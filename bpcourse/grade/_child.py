@@ -80,6 +80,7 @@ def main():
     main_module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main_module
     ns = main_module.__dict__
+    ns.update(display=_display, get_ipython=_get_ipython)     # names a notebook kernel provides
     cell_errors, memory = [], False
     for cell in cfg["cells"]:
         try:
@@ -115,6 +116,21 @@ def main():
     while view:
         view = view[write(fd, view):]
     exit_(0)
+
+
+def _display(*objects, **kwargs):
+    """IPython's display(): nothing to show here."""
+
+
+class _Shell:
+    """Enough of get_ipython() for notebook code: every method does nothing and returns None."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def _get_ipython():
+    return _Shell()
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 import time
 from collections import Counter
 
 from ..checks import EXERCISE_KEYS
 from .report import write_csv, write_feedback, write_gradescope
-from .runner import GRADE_SEED, grade
+from .runner import GRADE_SEED, discover, grade
 from .sandbox import Limits
 
 
@@ -44,17 +46,65 @@ def build_parser():
     return p
 
 
+MAX_TIMEOUT_S = 24 * 3600
+MAX_MEMORY_MB = 1 << 22          # 4 TiB: more than any machine, less than setrlimit refuses
+
+
+def _usage_problem(args):
+    """What is wrong with the options, before anything is graded (None: nothing)."""
+    if args.jobs < 1:
+        return f"--jobs must be at least 1, got {args.jobs}"
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
+        return f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT_S}], got {args.timeout:g}"
+    if not 256 <= args.memory <= MAX_MEMORY_MB:
+        return f"--memory must be between 256 and {MAX_MEMORY_MB} MB, got {args.memory}"
+    if args.seed < 0:
+        return f"--seed must be a non-negative integer, got {args.seed}"
+    return None
+
+
+def _output_problem(args, submissions):
+    """An output that cannot be written, or that would overwrite or hide a submission."""
+    subs = {os.path.realpath(p) for p in submissions}
+    wanted = [("--out", args.out, "file"), ("--feedback", args.feedback, "folder"),
+              ("--gradescope", args.gradescope, "either")]
+    for option, path, kind in wanted:
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if real in subs or any(s.startswith(real.rstrip("/") + "/") for s in subs):
+            return f"{option} {path} is (or holds) a submission; write the outputs somewhere else"
+        if kind == "file" and os.path.isdir(path):
+            return f"{option} {path} is a folder; give the gradebook's file name, e.g. {os.path.join(path, 'grades.csv')}"
+        several = kind == "either" and len(submissions) > 1 and not args.one_submission
+        if (kind == "folder" or several) and os.path.exists(path) and not os.path.isdir(path):
+            return f"{option} {path} exists and is not a folder (one file per submission goes there)"
+        parent = os.path.dirname(os.path.abspath(path.rstrip("/") or "/"))
+        existing = path if os.path.isdir(path) else parent
+        if not os.path.isdir(existing):
+            return f"{option} {path}: the folder {existing} does not exist"
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return f"{option} {path}: the folder {existing} is not writable"
+    return None
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.jobs < 1 or args.timeout <= 0 or args.memory < 256:
-        print("error: --jobs must be >= 1, --timeout > 0 and --memory >= 256 MB", file=sys.stderr)
+    problem = _usage_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     outputs = [p for p in (args.out, args.feedback, args.gradescope) if p]
+    found = [path for _, path, _ in discover(args.submissions) if path]       # outputs not excluded here
+    problem = _output_problem(args, found)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     start = time.monotonic()
     try:
         subs = grade(args.submissions, exercise=args.exercise, jobs=args.jobs, limits=limits, seed=args.seed,
-                     sandbox=args.sandbox, progress=not args.quiet, hide=[*args.hide, *outputs],
+                     sandbox=args.sandbox, progress=not args.quiet, hide=args.hide, outputs=outputs,
                      one_submission=args.one_submission)
     except (RuntimeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -74,21 +74,27 @@ def _notebooks_under(folder):
     return found
 
 
-def discover(args):
+def discover(args, exclude=()):
     """``[(id, path or None, group)]``: one entry per notebook; a folder argument holds
     notebooks (one submission each) and/or one subfolder per student; ``path=None`` marks a
-    student folder (or argument) with no notebook at all."""
+    student folder (or argument) with no notebook at all.  A folder named in ``args`` may be a
+    symbolic link (the instructor chose it); links inside it are refused later.  Anything at or
+    under a path in ``exclude`` (the grader's own outputs) is not a submission."""
     entries, seen = [], set()
+    excluded = [os.path.realpath(os.fsdecode(p)) for p in exclude]
+    skip = lambda p: any(_under(os.path.realpath(p), e) for e in excluded)
     for arg in args:
         arg = os.fsdecode(arg)
         base = arg.rstrip("/") or "/"
-        if os.path.islink(base) or not os.path.isdir(base):
+        if not os.path.isdir(base):
             entries.append((printable(base), base if os.path.lexists(base) else None, None))
             continue
         top_level = sorted(e for e in os.listdir(base) if not _is_hidden(e))
         found_any = False
         for name in top_level:
             path = os.path.join(base, name)
+            if skip(path):
+                continue
             if name.endswith(".ipynb") and (os.path.islink(path) or os.path.isfile(path)):
                 entries.append((printable(path), path, None))
                 found_any = True
@@ -260,13 +266,18 @@ def _internal_error(sub, q, error, log):
     return result
 
 
+def _under(path, parent):
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
 def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="auto", progress=False,
-          hide=(), log=None, one_submission=False):
+          hide=(), log=None, one_submission=False, outputs=()):
     """Grade every submission found in ``paths``; returns a list of ``Submission``, sorted by id.
 
     ``sandbox`` is ``"auto"`` (bubblewrap when it works, else limits only), ``"bwrap"`` (required)
     or ``"none"``; ``hide`` lists extra folders the jobs must not see (submissions, the
-    solutions folder and the grader's outputs are always hidden).  ``one_submission=True``
+    solutions folder and ``outputs`` are always hidden); ``outputs`` (the gradebook, feedback and
+    Gradescope paths) are never taken for submissions.  ``one_submission=True``
     treats everything in ``paths`` as one student's upload and grades the best-matching notebook.
     """
     if exercise is not None and exercise not in EXERCISE_KEYS:
@@ -278,10 +289,10 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
         chosen = pick_one(paths, exercise)
         entries = [(printable(chosen) if chosen else printable(os.fsdecode(paths[0]).rstrip("/")), chosen, None)]
     else:
-        entries = discover(paths)
+        entries = discover(paths, exclude=outputs)
     subs, cells_of = _load(entries, exercise)
     box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
-        sandbox, hide=[*paths, solutions_dir(), *hide], log=log)
+        sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log)
     slots = queue.Queue()
     for k in range(jobs):
         slots.put(k)
