@@ -438,3 +438,11 @@ def test_display_and_get_ipython_work_in_graded_cells(tmp_path):
     sub.write_text(json.dumps(nb))
     [result] = grade([sub], sandbox="none", log=lambda m: None)
     assert (result.total, result.status) == (8.0, "ok"), [q.message for q in result.questions]
+
+
+def test_an_exercise_option_that_contradicts_the_notebooks_is_pointed_out(tmp_path):
+    subs = _two_students(tmp_path / "subs")              # two ex04 notebooks
+    messages = []
+    results = grade([subs], exercise="ex03", sandbox="none", log=messages.append)
+    assert all(s.exercise == "ex03" for s in results)
+    assert any("2 × ex04" in m and "--exercise" in m for m in messages), messages

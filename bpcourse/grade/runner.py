@@ -140,9 +140,10 @@ def pick_one(paths, exercise):
     return min(ranked)[1] if ranked else None
 
 
-def _load(entries, exercise):
-    """Read every notebook up front (so nothing a job does later can change what is graded)."""
-    subs, cells_of, groups_kept = [], {}, set()
+def _load(entries, exercise, warn=None):
+    """Read every notebook up front (so nothing a job does later can change what is graded).
+    ``warn`` hears, once, about notebooks that say they are another exercise than ``exercise``."""
+    subs, cells_of, groups_kept, other = [], {}, set(), Counter()
     for sid, path, group in entries:
         sub = Submission(sid, path)
         if path is None:
@@ -155,6 +156,8 @@ def _load(entries, exercise):
             key = exercise_key(nb, path)
             if exercise and key and key != exercise and group is not None:
                 continue                       # another exercise's notebook in a student folder
+            if exercise and key and key != exercise:
+                other[key] += 1
             key = exercise or key
             if key not in EXERCISE_KEYS:
                 sub.exercise = None
@@ -179,6 +182,10 @@ def _load(entries, exercise):
             sub.questions = [QuestionResult(q.name, q.label, float(q.points))
                              for q in get_exercise(sub.exercise).questions]
     subs.sort(key=lambda s: s.id)
+    if other and warn:
+        seen = ", ".join(f"{n} × {k}" for k, n in sorted(other.items()))
+        warn(f"bpcourse.grade: graded as {exercise} (--exercise), but by their metadata or file names some "
+             f"notebooks are another exercise ({seen}); check --exercise if scores look wrong.")
     return subs, cells_of
 
 
@@ -290,7 +297,7 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
         entries = [(printable(chosen) if chosen else printable(os.fsdecode(paths[0]).rstrip("/")), chosen, None)]
     else:
         entries = discover(paths, exclude=outputs)
-    subs, cells_of = _load(entries, exercise)
+    subs, cells_of = _load(entries, exercise, warn=log or (lambda msg: print(msg, file=sys.stderr)))
     box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
         sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log)
     slots = queue.Queue()
