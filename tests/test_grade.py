@@ -446,3 +446,10 @@ def test_an_exercise_option_that_contradicts_the_notebooks_is_pointed_out(tmp_pa
     results = grade([subs], exercise="ex03", sandbox="none", log=messages.append)
     assert all(s.exercise == "ex03" for s in results)
     assert any("2 × ex04" in m and "--exercise" in m for m in messages), messages
+
+
+def test_feedback_file_names_keep_non_ascii_names_and_fit_a_file_system():
+    from bpcourse.grade.report import safe_name
+    assert safe_name("中文.ipynb") == "中文.ipynb" and safe_name("日本語.ipynb") == "日本語.ipynb"
+    assert safe_name("alice/ex04.ipynb".replace("/", os.sep)) == "alice__ex04.ipynb"
+    assert len(safe_name("漢" * 300).encode("utf-8")) <= 200

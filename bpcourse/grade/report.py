@@ -66,9 +66,13 @@ def write_csv(subs, path):
 
 
 def safe_name(sid):
-    """A file name for a submission id: letters, digits, '.', '_' and '-' only."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", sid.replace(os.sep, "__")).strip("._") or "submission"
-    return name[:120]
+    """A file name for a submission id: letters and digits of any script, '.', '_' and '-' only,
+    at most 120 characters and 200 bytes of UTF-8 (file systems allow 255)."""
+    name = re.sub(r"[^\w.-]+", "_", sid.replace(os.sep, "__")).strip("._") or "submission"
+    name = name[:120]
+    while len(name.encode("utf-8")) > 200:
+        name = name[:-1]
+    return name
 
 
 def _unique_names(subs):
