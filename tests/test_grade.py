@@ -453,3 +453,15 @@ def test_feedback_file_names_keep_non_ascii_names_and_fit_a_file_system():
     assert safe_name("中文.ipynb") == "中文.ipynb" and safe_name("日本語.ipynb") == "日本語.ipynb"
     assert safe_name("alice/ex04.ipynb".replace("/", os.sep)) == "alice__ex04.ipynb"
     assert len(safe_name("漢" * 300).encode("utf-8")) <= 200
+
+
+def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
+    alice = tmp_path / "class" / "alice"
+    alice.mkdir(parents=True)
+    (alice / "ex04_linear_layer.ipynb").write_bytes((ROOT / "solutions" / "ex04_linear_layer.ipynb").read_bytes())
+    blank = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (alice / "Untitled.ipynb").write_text(json.dumps(blank))
+    messages = []
+    results = grade([tmp_path / "class"], exercise="ex04", sandbox="none", log=messages.append)
+    assert [(s.id.rsplit("/", 2)[-2:], s.total) for s in results] == [(["alice", "ex04_linear_layer.ipynb"], 8.0)]
+    assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)

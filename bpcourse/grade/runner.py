@@ -144,8 +144,10 @@ def _load(entries, exercise, warn=None):
     """Read every notebook up front (so nothing a job does later can change what is graded).
     ``warn`` hears, once, about notebooks that say they are another exercise than ``exercise``."""
     subs, cells_of, groups_kept, other = [], {}, set(), Counter()
+    rank, group_of = {}, {}            # for one notebook per student and exercise (see below)
     for sid, path, group in entries:
         sub = Submission(sid, path)
+        group_of[sid] = group
         if path is None:
             sub.status, sub.message = "missing", "no notebook was submitted"
             sub.exercise = exercise
@@ -158,6 +160,8 @@ def _load(entries, exercise, warn=None):
                 continue                       # another exercise's notebook in a student folder
             if exercise and key and key != exercise:
                 other[key] += 1
+            usual = key in EXERCISE_KEYS and os.path.basename(path) == get_exercise(key).notebook
+            rank[sid] = 0 if usual else 1 if key else 2
             key = exercise or key
             if key not in EXERCISE_KEYS:
                 sub.exercise = None
@@ -172,6 +176,23 @@ def _load(entries, exercise, warn=None):
                 sub.exercise = None
         groups_kept.add(group)
         subs.append(sub)
+    # one notebook per student and exercise: in a student folder holding several (a stray
+    # Untitled.ipynb, a copy), grade the one that says it is that exercise, under its usual name
+    best = {}
+    for sub in subs:
+        g = group_of.get(sub.id)
+        if g is not None and sub.path is not None and sub.exercise:
+            k = (g, sub.exercise)
+            if k not in best or (rank.get(sub.id, 3), sub.id) < (rank.get(best[k].id, 3), best[k].id):
+                best[k] = sub
+    dropped = [sub for sub in subs if group_of.get(sub.id) is not None and sub.path is not None and sub.exercise
+               and best[(group_of[sub.id], sub.exercise)] is not sub]
+    for sub in dropped:
+        subs.remove(sub)
+        cells_of.pop(sub.id, None)
+        if warn:
+            warn(f"bpcourse.grade: {group_of[sub.id]}: graded {best[(group_of[sub.id], sub.exercise)].id}, "
+                 f"not {sub.id} (one notebook per student and exercise)")
     # a student folder whose notebooks all belonged to other exercises counts as missing
     for sid, path, group in entries:
         if group is not None and group not in groups_kept and path is not None:
