@@ -11,7 +11,7 @@ from collections import Counter
 from ..checks import EXERCISE_KEYS
 from .report import write_csv, write_feedback, write_gradescope
 from .runner import GRADE_SEED, discover, grade
-from .sandbox import Limits
+from .sandbox import Limits, _under
 
 
 def build_parser():
@@ -72,7 +72,7 @@ def _output_problem(args, submissions):
         if not path:
             continue
         real = os.path.realpath(path)
-        if real in subs or any(s.startswith(real.rstrip("/") + "/") for s in subs):
+        if any(_under(s, real) for s in subs):
             return f"{option} {path} is (or holds) a submission; write the outputs somewhere else"
         if kind == "file" and os.path.isdir(path):
             return f"{option} {path} is a folder; give the gradebook's file name, e.g. {os.path.join(path, 'grades.csv')}"

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from ..checks import EXERCISE_KEYS, get_exercise
 from ..checks._core import CORRECT, judge_case, solutions_dir
 from .notebook import NotebookError, code_cells, exercise_key, plan_question, read_notebook
-from .sandbox import Limits, Sandbox, run_child
+from .sandbox import Limits, Sandbox, _under, run_child
 
 __all__ = ["QuestionResult", "Submission", "discover", "grade", "GRADE_SEED", "STATUS_ORDER"]
 
@@ -178,21 +178,19 @@ def _load(entries, exercise, warn=None):
         subs.append(sub)
     # one notebook per student and exercise: in a student folder holding several (a stray
     # Untitled.ipynb, a copy), grade the one that says it is that exercise, under its usual name
+    contenders = [((group_of[sub.id], sub.exercise), sub) for sub in subs
+                  if group_of.get(sub.id) is not None and sub.path is not None and sub.exercise]
     best = {}
-    for sub in subs:
-        g = group_of.get(sub.id)
-        if g is not None and sub.path is not None and sub.exercise:
-            k = (g, sub.exercise)
-            if k not in best or (rank.get(sub.id, 3), sub.id) < (rank.get(best[k].id, 3), best[k].id):
-                best[k] = sub
-    dropped = [sub for sub in subs if group_of.get(sub.id) is not None and sub.path is not None and sub.exercise
-               and best[(group_of[sub.id], sub.exercise)] is not sub]
-    for sub in dropped:
-        subs.remove(sub)
-        cells_of.pop(sub.id, None)
-        if warn:
-            warn(f"bpcourse.grade: {group_of[sub.id]}: graded {best[(group_of[sub.id], sub.exercise)].id}, "
-                 f"not {sub.id} (one notebook per student and exercise)")
+    for k, sub in contenders:
+        if k not in best or (rank.get(sub.id, 3), sub.id) < (rank.get(best[k].id, 3), best[k].id):
+            best[k] = sub
+    for k, sub in contenders:
+        if best[k] is not sub:
+            subs.remove(sub)
+            cells_of.pop(sub.id, None)
+            if warn:
+                warn(f"bpcourse.grade: {k[0]}: graded {best[k].id}, not {sub.id} "
+                     f"(one notebook per student and exercise)")
     # a student folder whose notebooks all belonged to other exercises counts as missing
     for sid, path, group in entries:
         if group is not None and group not in groups_kept and path is not None:
@@ -292,10 +290,6 @@ def _internal_error(sub, q, error, log):
     result.status = "crash"
     result.message = f"the grader failed on this question (internal error, {what}); not the learner's fault"
     return result
-
-
-def _under(path, parent):
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="auto", progress=False,
