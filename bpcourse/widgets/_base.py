@@ -375,7 +375,8 @@ class Widget:
                 self._regions = dict(regions)
                 self.cached_redraws += 1
             canvas.restore_region(self._background)
-        self._kept[key] = (self._background, dict(self._regions))
+        if mode in ("full", "partial"):            # a new background: remember it
+            self._kept[key] = (self._background, dict(self._regions))
         self._kept.move_to_end(key)
         while len(self._kept) > self.KEPT_BACKGROUNDS:
             self._kept.popitem(last=False)
