@@ -180,21 +180,16 @@ class Value:
         stack = [(self, 0)]           # (node, how many of its inputs have been looked at)
         while stack:
             node, seen = stack.pop()
-            if seen == 0:
-                a = node._a
-                if a is not None and a._mark != stamp:
-                    a._mark = stamp
-                    stack.append((node, 1))
-                    stack.append((a, 0))
-                    continue
-            if seen <= 1:
-                b = node._b
-                if b is not None and b._mark != stamp:
-                    b._mark = stamp
-                    stack.append((node, 2))
-                    stack.append((b, 0))
-                    continue
-            order.append(node)
+            while seen < 2:
+                child = node._b if seen else node._a
+                seen += 1
+                if child is not None and child._mark != stamp:
+                    child._mark = stamp
+                    stack.append((node, seen))
+                    stack.append((child, 0))
+                    break
+            else:
+                order.append(node)
         return order
 
     def backward(self, grad: float = 1.0):
