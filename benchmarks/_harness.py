@@ -232,3 +232,12 @@ def write_json(path, payload) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(payload, f, indent=1)
+
+
+def finish_report(lines, json_path, rows, target_s, met) -> int:
+    """Print a single-threaded benchmark's Markdown report, save its JSON, and return its exit
+    code (0 when the target was met)."""
+    print("\n".join(lines))
+    write_json(json_path, {"machine": machine_info(1), "command": command_line(), "rows": rows,
+                           "target_s": target_s, "met": met})
+    return 0 if met else 1

@@ -65,10 +65,7 @@ def main(argv=None):
     met = worst["max_s"] <= TARGET_S
     lines += ["", f"Slowest check: {worst['exercise']} {worst['question']}, {worst['max_s'] * 1e3:.0f} ms worst of "
                   f"{args.repeat}; target ≤ {TARGET_S:g} s per check: **{'met' if met else 'missed'}**."]
-    print("\n".join(lines))
-    H.write_json(args.json, {"machine": H.machine_info(1), "command": H.command_line(), "rows": rows,
-                             "target_s": TARGET_S, "met": met})
-    return 0 if met else 1
+    return H.finish_report(lines, args.json, rows, TARGET_S, met)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,7 @@ def main(argv=None):
     lines += [f"| {r['notebook']} | {r['cells_s']:.1f} s | {r['startup_s']:.1f} s |" for r in rows]
     lines += ["", f"Slowest: {worst['notebook']}, {worst['cells_s']:.1f} s; target ≤ {TARGET_S:g} s each"
                   f"{'; raised errors: ' + ', '.join(broken) if broken else ''}: **{'met' if met else 'missed'}**."]
-    print("\n".join(lines))
-    H.write_json(args.json, {"machine": H.machine_info(1), "command": H.command_line(), "rows": rows,
-                             "target_s": TARGET_S, "met": met})
-    return 0 if met else 1
+    return H.finish_report(lines, args.json, rows, TARGET_S, met)
 
 
 if __name__ == "__main__":
