@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import as_rng
+
 __all__ = ["constant", "normal", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",
            "lecun_normal", "INITS", "get_init", "initialize", "as_rng"]
-
-
-def as_rng(seed=None):
-    """An ``np.random.Generator`` from an int seed, None, or a Generator (passed through)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
 
 
 def constant(n_in, n_out, rng=None, value=0.5, dtype=np.float64):
