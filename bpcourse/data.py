@@ -40,6 +40,7 @@ __all__ = [
     "load_digits",
     "load_digits_split",
     "load_mnist",
+    "marked_memory",
 ]
 
 
@@ -427,3 +428,30 @@ def load_mnist(path, kind="train", dtype=np.float64):
     X = images.reshape(len(images), -1).astype(dtype)
     X /= 255
     return X, labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------
+# sequences
+# --------------------------------------------------------------------------
+
+def marked_memory(n=1024, T=40, marker_steps=None, seed=0):
+    """The long-memory task of notebook 14: remember the sign of one marked value.
+
+    X has shape (n, T, 2).  Channel 0 holds a value drawn uniformly from (−1, 1) at every step;
+    channel 1 is a marker, 1 at a single step drawn uniformly from the first ``marker_steps``
+    steps (default T // 4, at least 1) and 0 elsewhere.  y (n,) int64 is 1 where the marked value
+    is positive.  The answer is needed only after step T, so at least T − marker_steps distracting
+    steps separate the value from the loss.
+    """
+    n = _check_int("marked_memory: n", n, 1)
+    T = _check_int("marked_memory: T", T, 1)
+    marker_steps = max(1, T // 4) if marker_steps is None else marker_steps
+    marker_steps = _check_int("marked_memory: marker_steps", marker_steps, 1)
+    if marker_steps > T:
+        raise ValueError(f"marked_memory: marker_steps must be at most T = {T}, got {marker_steps}")
+    rng = _rng(seed)
+    X = np.zeros((n, T, 2))
+    X[:, :, 0] = rng.uniform(-1.0, 1.0, (n, T))
+    rows, where = np.arange(n), rng.integers(0, marker_steps, n)
+    X[rows, where, 1] = 1.0
+    return X, (X[rows, where, 0] > 0).astype(np.int64)

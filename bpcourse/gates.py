@@ -209,6 +209,13 @@ class _Gated(Module):
         check_finite(S, f"{self.name} (initial state {label})")
         return S
 
+    def keep_gates(self):
+        """The gate that keeps the old state at every step of the last forward, (N, T, n_hidden):
+        the forget gate f_t for the LSTM, the update gate z_t for the GRU."""
+        if self._cache is None:
+            raise RuntimeError(f"{self.name}: no gate values before the first forward()")
+        return np.stack([g[1] for g in self._cache["gates"]], axis=1)
+
     def _window(self):
         """The truncation window k (None: full BPTT), re-checked in case it was set after construction."""
         self.truncate = check_truncate(self.truncate, type(self).__name__)
@@ -218,8 +225,12 @@ class _Gated(Module):
         shape = self._cache["X"].shape[:2] + (self.n_hidden,) if self._cache is not None else None
         return self._check_dY(dH, shape)
 
-    def _last_state_grads(self, X, h0, dh_T, **state):
-        """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones), parameter grads untouched."""
+    def last_state_gradients(self, X, h0=None, dh_T=None, **state):
+        """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
+
+        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dL/dh_t
+        (and, for the LSTM, "dc" with dc[t] = dL/dc_t).  Parameter gradients are untouched.
+        """
         H = self.forward(X, h0, **state)
         N = H.shape[0]
         dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
@@ -237,7 +248,7 @@ class _Gated(Module):
         batch.  Runs its own forward and backward (truncated if ``truncate`` is set); parameter
         gradients are untouched.  ``c0=`` passes the LSTM's initial cell state.
         """
-        dh = self._last_state_grads(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dL/dh_t
+        dh = self.last_state_gradients(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dL/dh_t
         return np.sqrt((dh * dh).sum(axis=(1, 2)))
 
     def _accumulate(self, DA_x, DA_h, X, Hs):
@@ -350,7 +361,7 @@ class LSTM(_Gated):
 
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
         """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
-        dc = self._last_state_grads(X, h0, dh_T, c0=c0)["dc"]
+        dc = self.last_state_gradients(X, h0, dh_T, c0=c0)["dc"]
         return np.sqrt((dc * dc).sum(axis=(1, 2)))
 
 

@@ -465,3 +465,43 @@ def test_gru_matches_torch(rng, record_error):
     for k, v in errs.items():
         record_error(f"torch nn.GRU {k}", v)
         assert v < 1e-12, (k, v)
+
+
+# ---------------------------------------------------------------------------------------------
+# the memory task and the helpers notebook 14 and the explorer read
+# ---------------------------------------------------------------------------------------------
+
+def test_marked_memory_task():
+    X, y = bp.data.marked_memory(500, 20, seed=3)
+    assert X.shape == (500, 20, 2) and y.shape == (500,) and y.dtype == np.int64
+    marks = X[:, :, 1]
+    assert np.all(marks.sum(axis=1) == 1) and set(np.unique(marks)) == {0.0, 1.0}
+    where = marks.argmax(axis=1)
+    assert where.max() < 5 and len(np.unique(where)) == 5           # first T // 4 steps, all of them used
+    np.testing.assert_array_equal(y, X[np.arange(500), where, 0] > 0)
+    assert np.all(np.abs(X[:, :, 0]) < 1) and 0.4 < y.mean() < 0.6
+    X2, y2 = bp.data.marked_memory(500, 20, seed=3)
+    np.testing.assert_array_equal(X, X2)
+    assert bp.data.marked_memory(10, 3, seed=0)[0][:, 0, 1].sum() == 10   # T // 4 = 0 -> the first step
+    assert bp.data.marked_memory(50, 8, marker_steps=8, seed=0)[0][:, :, 1].argmax(axis=1).max() > 4
+    with pytest.raises(ValueError, match="marker_steps must be at most T = 8"):
+        bp.data.marked_memory(10, 8, marker_steps=9)
+    with pytest.raises(ValueError, match="marked_memory: T must be an int >= 1"):
+        bp.data.marked_memory(10, 0)
+
+
+def test_keep_gates_and_last_state_gradients(rng):
+    X = rng.normal(size=(3, 6, 2))
+    lstm, gru = LSTM(2, 4, seed=0, forget_bias=2.0), GRU(2, 4, seed=0, update_bias=-1.0)
+    with pytest.raises(RuntimeError, match="no gate values"):
+        lstm.keep_gates()
+    grads = lstm.last_state_gradients(X)
+    f = lstm.keep_gates()
+    assert f.shape == (3, 6, 4) and 0.7 < f.mean() < 0.95                 # σ(2) ≈ 0.88, spread by the inputs
+    a = X @ lstm.W_xh.data[4:8].T
+    np.testing.assert_allclose(f[:, 0], 1 / (1 + np.exp(-(a[:, 0] + 2.0))), rtol=1e-12)   # h_0 = 0 at step 1
+    assert grads["dh"].shape == (7, 3, 4) and grads["dc"].shape == (7, 3, 4) and grads["dX"].shape == X.shape
+    np.testing.assert_allclose(np.sqrt((grads["dh"] ** 2).sum(axis=(1, 2))), lstm.hidden_gradient_norms(X))
+    np.testing.assert_allclose(np.sqrt((grads["dc"] ** 2).sum(axis=(1, 2))), lstm.cell_gradient_norms(X))
+    gru(X)
+    assert 0.1 < gru.keep_gates().mean() < 0.4                            # σ(−1) ≈ 0.27
