@@ -137,6 +137,28 @@ MISTAKES = [
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
     ("ex09", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
+    # ex14: no output gate; the gate blocks read in the order (f, i, g, o)
+    ("ex14", "q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    n = h_prev.shape[1]\n"
+                   "    a = x @ W_xh.T + h_prev @ W_hh.T + b\n    s = 1 / (1 + np.exp(-a))\n"
+                   "    c = s[:, n:2*n] * c_prev + s[:, :n] * np.tanh(a[:, 2*n:3*n])\n    return np.tanh(c), c, None",
+     "h"),
+    ("ex14", "q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    n = h_prev.shape[1]\n"
+                   "    a = x @ W_xh.T + h_prev @ W_hh.T + b\n    s = 1 / (1 + np.exp(-a))\n"
+                   "    c = s[:, :n] * c_prev + s[:, n:2*n] * np.tanh(a[:, 2*n:3*n])\n"
+                   "    return s[:, 3*n:] * np.tanh(c), c, None", "c (the new cell state)"),
+    # ex14: the gradient through h = o ⊙ tanh(c) is not added into dc before the gates use it
+    ("ex14", "q2", "def lstm_step_backward(dh, dc, cache):\n    x, h_prev, c_prev, i, f, g, o, tanh_c, W_xh, W_hh = cache\n"
+                   "    da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),\n"
+                   "                         dh * tanh_c * o * (1 - o)], axis=1)\n"
+                   "    return da @ W_xh, da @ W_hh, dc * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)", "dx"),
+    # ex14: the shared weights keep only the gradient of step 1 instead of the sum over time
+    ("ex14", "q3", "from bpcourse.gates import lstm_step_forward as F, lstm_step_backward as B\n"
+                   "def lstm_bptt(X, h0, c0, W_xh, W_hh, b, dH):\n    h, c, caches = h0, c0, []\n"
+                   "    for t in range(X.shape[1]):\n        h, c, k = F(X[:, t], h, c, W_xh, W_hh, b)\n"
+                   "        caches.append(k)\n    dX = np.zeros(X.shape)\n    dh, dc = np.zeros_like(h0), np.zeros_like(c0)\n"
+                   "    for t in reversed(range(X.shape[1])):\n"
+                   "        dX[:, t], dh, dc, dWx, dWh, db = B(dH[:, t] + dh, dc, caches[t], W_xh, W_hh)\n"
+                   "    return dX, dh, dc, dWx, dWh, db", "dW_xh"),
 ]
 
 
@@ -255,3 +277,32 @@ def test_batchnorm_parameter_gradients_can_be_checked_before_dX_exists():
     ex = get_exercise("ex09")
     assert ex.question("q2").verdict(fwd, without_dX).state == CORRECT
     assert ex.question("q3").verdict(fwd, without_dX).state == INCORRECT
+
+
+HOSTILE_EX14 = [   # (question, code, words): hostile or broken answers get "incorrect", never a crash
+    ("q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    x *= 0\n"
+           "    from bpcourse.gates import lstm_step_forward as F\n    return F(x, h_prev, c_prev, W_xh, W_hh, b)",
+     "changed its input `x` in place"),
+    ("q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    return 'h', 'c', None", "not an array"),
+    ("q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    return np.zeros(2_000_000), 0, 0",
+     "more than"),
+    ("q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n    return h_prev[0]", "should return 3 values"),
+    ("q1", "def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):\n"
+           "    from bpcourse.gates import lstm_step_forward as F\n    h, c, _ = F(x, h_prev, c_prev, W_xh, W_hh, b)\n"
+           "    return h * np.nan, c, None", "NaN or inf"),
+    ("q2", "def lstm_step_backward(dh, dc, cache):\n    raise ZeroDivisionError('boom')", "raised ZeroDivisionError"),
+    ("q2", "def lstm_step_backward(dh, dc, cache):\n    return iter([dh] * 6)", "dx"),
+    ("q3", "def lstm_bptt(X, h0, c0, W_xh, W_hh, b, dH):\n    dH[...] = 0\n"
+           "    return (np.zeros_like(X), h0, c0, W_xh, W_hh, b)", "changed its input `dH` in place"),
+    ("q3", "class lstm_bptt:\n    def __init__(self, *a):\n        pass", "lstm_bptt should return 6 values"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("name, code, words", HOSTILE_EX14, ids=[f"ex14-{n}-{i}" for i, (n, _, _) in
+                                                                  enumerate(HOSTILE_EX14)])
+def test_ex14_hostile_answers_are_incorrect_not_crashes(name, code, words):
+    overrides = {k: v for k, v in _src(code).items() if callable(v) and not k.startswith("_")}
+    verdict = _verdict(SOLVED["ex14"], "ex14", name, **overrides)
+    assert verdict.state == INCORRECT, str(verdict)
+    assert words in verdict.message, verdict.message
