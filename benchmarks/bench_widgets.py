@@ -145,6 +145,10 @@ CHANGES = [
     ("RNNExplorer", {}, "length", [10, 60, 100, 30]),
     ("RNNExplorer", {}, "activation", ["identity", "tanh"]),
     ("RNNExplorer", {}, "clip", [0.1, 1.0, 10.0, float("inf")]),
+    ("GateExplorer", {}, "length", [30, 120, 150, 80]),
+    ("GateExplorer", {}, "forget_bias", [0.0, 3.0, -1.0, 1.0]),
+    ("GateExplorer", {}, "cell", ["RNN", "GRU", "LSTM"]),
+    ("GateExplorer", {}, "truncate", [10, 20, 0]),
 ]
 
 
@@ -216,6 +220,7 @@ BROWSER_SLIDERS = [
     ("OptimizerExplorer", "bp.widgets.OptimizerExplorer()", [(0, "lr", "ArrowRight")]),
     ("LearningRateExplorer", "bp.widgets.LearningRateExplorer(curvature=1.0, lr=0.5, momentum=0.9)",
      [(0, "lr", "ArrowRight")]),
+    ("GateExplorer", "bp.widgets.GateExplorer()", [(0, "length", "ArrowRight"), (1, "forget bias", "ArrowRight")]),
     ("RNNExplorer", "bp.widgets.RNNExplorer()", [(0, "rho", "ArrowRight"), (1, "length", "ArrowRight"),
                                                  (2, "clip", "ArrowLeft")]),     # clip starts at "off", the right end
 ]

@@ -29,7 +29,7 @@ def assert_png_changed(before, after):
 
 ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeExplorer, bw.SoftmaxExplorer,
        bw.FiniteDifferenceExplorer, bw.LearningRateExplorer, bw.OptimizerExplorer, bw.GradientFlowExplorer,
-       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer]
+       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer, bw.GateExplorer]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
@@ -626,3 +626,80 @@ def test_play_interval_adapts_to_slow_ticks():
     play.interval = 1                                   # far faster than any tick
     play.value = 1
     assert play.interval >= 1000 * pg.tick_times[-1]    # ticks no longer queue up in the kernel
+
+
+# ----------------------------------------------------------------------------------------------
+# GateExplorer (notebook 14)
+# ----------------------------------------------------------------------------------------------
+
+def _gate_data(T, seed=0):
+    return bp.data.marked_memory(bw.GateExplorer.BATCH, bw.GateExplorer.MAX_LENGTH, seed=seed)[0][:, :T]
+
+
+def test_gate_explorer_draws_the_engines_bptt():
+    w = bw.GateExplorer(cell="LSTM", length=40, forget_bias=1.0)
+    s = w.state()
+    X = _gate_data(40)
+    for cell, layer in (("RNN", bp.nn.RNN(2, 16, seed=0)), ("LSTM", bp.nn.LSTM(2, 16, seed=0)),
+                        ("GRU", bp.nn.GRU(2, 16, seed=0, update_bias=1.0))):
+        g = layer.hidden_gradient_norms(X)
+        assert np.allclose(s["plotted"][cell], g / g[-1], rtol=1e-12), cell
+    dc = bp.nn.LSTM(2, 16, seed=0).cell_gradient_norms(X)
+    assert np.allclose(s["cell_plotted"], dc / dc[-1], rtol=1e-12)
+    assert np.array_equal(s["steps_back_plotted"], 40 - np.arange(41))
+    assert s["bold"] == ["LSTM"] and s["window_line"] is None
+
+
+def test_gate_explorer_forget_bias_keeps_the_gradient_and_cell_choice_moves_the_bold_line():
+    w = bw.GateExplorer(cell="LSTM", length=80, forget_bias=0.0)
+    low = w.state()["first_over_last"]
+    before = w.png
+    w.controls["forget_bias"].value = 3.0
+    high = w.state()["first_over_last"]
+    assert high > 1e6 * low                                   # 80 steps: 0.5^80 against 0.95^80, roughly
+    assert_png_changed(before, w.png)
+    assert w.state()["mean_keep_gate"][0] > 0.9
+    w.controls["cell"].value = "GRU"
+    s = w.state()
+    assert s["bold"] == ["GRU"] and s["cell_plotted"] is None
+    assert s["first_over_last"] == s["grad_norms"]["GRU"][0]
+    w.controls["cell"].value = "RNN"
+    assert w.state()["mean_keep_gate"] is None and w.last_error is None
+
+
+def test_gate_explorer_truncation_cuts_the_curve_and_length_changes_the_axis():
+    w = bw.GateExplorer(cell="GRU", length=60, forget_bias=2.0)
+    w.controls["truncate"].value = 20
+    s = w.state()
+    assert s["truncate"] == 20 and s["window_line"] == 20.0
+    for cell in ("RNN", "LSTM", "GRU"):                      # 20 steps back reached, further back nothing
+        g = s["grad_norms"][cell]
+        assert np.all(g[-20:] > 0) and np.all(g[:-20] == 0)
+    w.controls["truncate"].value = 0                         # "off"
+    assert w.state()["truncate"] is None and np.all(w.state()["grad_norms"]["GRU"] > 0)
+    w.controls["length"].value = 150
+    assert len(w.state()["plotted"]["RNN"]) == 151 and w.ax.get_xlim()[1] >= 150
+
+
+def test_gate_explorer_arguments():
+    w = bw.GateExplorer(cell="GRU", length=10, forget_bias=-1.5, truncate=5, n_hidden=8, seed=3)
+    s = w.state()
+    assert (s["cell"], s["length"], s["forget_bias"], s["truncate"]) == ("GRU", 10, -1.5, 5)
+    assert w.model().W_hh.data.shape == (24, 8)
+    with pytest.raises(ValueError, match="GateExplorer: unknown cell 'gru'; valid: RNN, LSTM, GRU"):
+        bw.GateExplorer(cell="gru")
+    with pytest.raises(ValueError, match="length must be an integer in \\[2, 150\\]"):
+        bw.GateExplorer(length=1)
+    with pytest.raises(ValueError, match="forget_bias must lie in"):
+        bw.GateExplorer(forget_bias=9)
+    with pytest.raises(ValueError, match="truncate .*valid: 5, 10, 20, 40"):
+        bw.GateExplorer(truncate=7)
+
+
+def test_gate_explorer_blitted_frames_equal_a_full_draw():
+    w, ref = bw.GateExplorer(), bw.GateExplorer()
+    for name, value in [("length", 30), ("forget_bias", 3.0), ("cell", "GRU"), ("truncate", 10), ("length", 120),
+                        ("forget_bias", 3.0), ("cell", "LSTM")]:
+        w.controls[name].value = value
+        ref.controls[name].value = value
+        assert np.array_equal(png_pixels(w.png), png_pixels(ref.render(full=True))), f"after {name} = {value!r}"
