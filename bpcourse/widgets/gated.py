@@ -6,7 +6,6 @@ marked-memory sequences (``bp.data.marked_memory``), the loss reads only the las
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import ipywidgets as W
@@ -15,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import data, nn
 from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider,
-                    log_ylim, no_minor_ticks, set_title, style_axes, toggle)
+                    no_minor_ticks, set_title, sticky_limit, style_axes, toggle)
 
 __all__ = ["GateExplorer", "TRUNCATE_CHOICES"]
 
@@ -43,6 +42,7 @@ class GateExplorer(Widget):
     CELLS = ("RNN", "LSTM", "GRU")
     BIAS_RANGE = (-2.0, 5.0)
     CACHE = 64
+    YLIM = (1e-20, 1e4)       # ratios outside are drawn at the edge (the text line gives the exact value)
 
     def __init__(self, cell="LSTM", length=80, forget_bias=1.0, truncate=None, n_hidden=16, seed=0):
         own = "GateExplorer"
@@ -56,6 +56,7 @@ class GateExplorer(Widget):
         super().__init__()
         self.X, _ = data.marked_memory(self.BATCH, self.MAX_LENGTH, seed=self.seed)
         self._cache = OrderedDict()
+        self._xmax = None
         c = self.controls
         c["cell"] = toggle("cell", cell, self.CELLS)
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
@@ -117,6 +118,8 @@ class GateExplorer(Widget):
         set_title(ax, r"$\|\partial L/\partial h_t\| \,/\, \|\partial L/\partial h_T\|$:  RNN  ", loc="left",
                   color=COLOR["RNN"])
         set_title(ax, "LSTM (- - its cell)  GRU", loc="right", color="#333333")
+        ax.set_yscale("log")
+        ax.set_ylim(*self.YLIM)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         no_minor_ticks(ax)
         self._text = fig.text(0.5, 0.975, "", ha="center", va="top", fontsize=FONT["text"], linespacing=1.5)
@@ -139,28 +142,27 @@ class GateExplorer(Widget):
     def _draw(self):
         s = self._s
         T, back = s["length"], s["steps_back"]
-        floor = 1e-300
+        floor, ceiling = self.YLIM            # a fixed scale: settings compare at a glance, the background stays
         shown = []
         for cell, line in self._lines.items():
-            y = np.clip(s["grad_norms"][cell], floor, 1e300)
+            y = np.clip(s["grad_norms"][cell], floor, ceiling)
             line.set_data(back, y)
             bold = cell == s["cell"]
             line.set_linewidth(2.6 if bold else 1.0)
             line.set_alpha(1.0 if bold else 0.45)
             shown.append(y)
         if s["cell_norms"] is not None:
-            self._cell_line.set_data(back, np.clip(s["cell_norms"], floor, 1e300))
-            shown.append(np.clip(s["cell_norms"], floor, 1e300))
+            self._cell_line.set_data(back, np.clip(s["cell_norms"], floor, ceiling))
+            shown.append(np.clip(s["cell_norms"], floor, ceiling))
         self._cell_line.set_visible(s["cell_norms"] is not None)
         k = s["truncate"]
         self._window.set_visible(k is not None and k < T)
         if k is not None:
             self._window.set_xdata([k, k])
-        self.ax.set_xlim(-0.5, 10 * math.ceil(T / 10) + 0.5)
-        values = np.concatenate(shown)
-        positive = values[(values > floor) & np.isfinite(values)]
-        lo = max(positive.min() if positive.size else 1e-3, 1e-40)
-        log_ylim(self.ax, lo / 3, max(positive.max() if positive.size else 1.0, 1.0) * 3)
+        right = sticky_limit(self._xmax, T)                   # moves only when T leaves [right/3, right]
+        if right != self._xmax:
+            self._xmax = right
+            self.ax.set_xlim(-0.5, right + 0.5)
         cell, keep, ratio = s["cell"], s["mean_keep_gate"], s["first_over_last"]
         keep, best = keep if keep is not None else (None, None)
         gate = {"LSTM": "forget gate f", "GRU": "update gate z"}.get(cell)
