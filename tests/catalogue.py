@@ -172,7 +172,7 @@ SCALAR_CASES = [
     ScalarCase("tanh", tanh, (ANY,)),
     ScalarCase("sigmoid", sigmoid, (Domain(-6.0, 6.0),)),
     ScalarCase("relu", relu, (AWAY0,)),
-    # compositions: shared inputs (gradients sum over paths), chains, the §3.1 expression
+    # compositions: shared inputs (gradients sum over paths), chains, the contract expression (test_scalar.py)
     ScalarCase("a*a+a", lambda a: a * a + a, (POS,)),
     ScalarCase("(a*b)*(a+b)", lambda a, b: (a * b) * (a + b), (POS, POS)),
     ScalarCase("contract_3_1", lambda a, b: (a * b + tanh(a)) ** 2 / exp(b), (POS, POS)),

@@ -465,3 +465,16 @@ def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
     results = grade([tmp_path / "class"], exercise="ex04", sandbox="none", log=messages.append)
     assert [(s.id.rsplit("/", 2)[-2:], s.total) for s in results] == [(["alice", "ex04_linear_layer.ipynb"], 8.0)]
     assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)
+
+
+def test_the_private_tmp_has_the_size_the_limits_ask_for():
+    """Limits(tmp_mb=...) reaches bubblewrap's --size (it used to read the class default)."""
+    def tmp_size(args):
+        i = args.index("--tmpfs", args.index("--size"))
+        assert args[i + 1] == "/tmp"
+        return int(args[args.index("--size") + 1])
+    assert tmp_size(Sandbox("none", limits=Limits(tmp_mb=8))._build_bwrap_args()) == 8 * 2**20
+    box = Sandbox("none")
+    assert tmp_size(box._build_bwrap_args()) == Limits.tmp_mb * 2**20
+    assert tmp_size(box._bwrap_args(Limits(tmp_mb=3))) == 3 * 2**20
+    assert tmp_size(box._bwrap_args()) == Limits.tmp_mb * 2**20

@@ -1,5 +1,5 @@
-"""Layers (``bp.nn``): backward vs central differences over random shapes and values, the public
-contract of design §3.1, scalar engine == matrix engine, shapes, bad input, reproducibility."""
+"""Layers (``bp.nn``): backward vs central differences over random shapes and values, the
+public contract (the usage the README and notebooks rely on), scalar engine == matrix engine, shapes, bad input, reproducibility."""
 import re
 import warnings
 
@@ -86,7 +86,7 @@ def test_mlp_with_an_activation_instance_has_correct_gradients():
     assert bp.gradcheck(net, X) <= 1e-6
 
 
-# ---- the public contract of design §3.1 ---------------------------------------------------
+# ---- the public contract: the usage the README and notebooks rely on ----------------------
 
 def test_contract_snippet(rng):
     lin = bp.nn.Linear(3, 4)
