@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import log_softmax, sigmoid
+from .validate import NonFiniteError
 
 __all__ = ["Loss", "MSE", "BCE", "SoftmaxCrossEntropy", "CosineDistance", "LOSSES", "get_loss"]
 
@@ -18,7 +19,7 @@ __all__ = ["Loss", "MSE", "BCE", "SoftmaxCrossEntropy", "CosineDistance", "LOSSE
 def _as_float_array(x, what, loss_name):
     x = np.asarray(x, dtype=float) if not (isinstance(x, np.ndarray) and x.dtype.kind == "f") else x
     if not np.isfinite(x).all():
-        raise ValueError(f"{loss_name}: {what} contains NaN or inf; if this happened during "
+        raise NonFiniteError(f"{loss_name}: {what} contains NaN or inf; if this happened during "
                          "training, the learning rate is probably too high")
     return x
 
