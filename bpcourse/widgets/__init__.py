@@ -10,6 +10,7 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
     pg.controls["lr"].value = 0.5      # drive it from Python, read back with pg.state()
 """
 from ._base import Widget
+from .adversarial import AdversarialExplorer
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
 from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
@@ -18,4 +19,5 @@ from .recurrent import RNNExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
            "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
-           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer"]
+           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer",
+           "AdversarialExplorer"]
