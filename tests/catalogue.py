@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import bpcourse as bp
 from bpcourse import Value
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu")
 KINKED = ("relu", "leaky_relu")          # derivative jumps at 0: keep inputs away from it
 
 
@@ -201,6 +201,7 @@ ACTIVATION_CASES = {
     "relu": AWAY0,
     "leaky_relu": AWAY0,
     "identity": ANY,
+    "gelu": ANY,
 }
 
 
