@@ -122,20 +122,20 @@ MISTAKES = [
     ("ex07", "q2", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))",
      "nan"),
     ("ex07", "q3", "def gradient_ok(f, grad_f, x):\n    return True", "this gradient is wrong"),
-    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    return rng.normal(0, np.sqrt(2 / (n_in + n_out)), (n_out, n_in))",
+    ("ex09", "q1", "def xavier_uniform(n_in, n_out, rng):\n    return rng.normal(0, np.sqrt(2 / (n_in + n_out)), (n_out, n_in))",
      "max |W|"),
-    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    l = np.sqrt(6 / (n_in + n_out))\n"
+    ("ex09", "q1", "def xavier_uniform(n_in, n_out, rng):\n    l = np.sqrt(6 / (n_in + n_out))\n"
                    "    return np.random.default_rng(0).uniform(-l, l, (n_out, n_in))", "another seed"),
-    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    return rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)",
+    ("ex09", "q2", "def he_normal(n_in, n_out, rng):\n    return rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)",
      "variance"),
-    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    l = np.sqrt(6 / n_in)\n    return rng.uniform(-l, l, (n_out, n_in))",
+    ("ex09", "q2", "def he_normal(n_in, n_out, rng):\n    l = np.sqrt(6 / n_in)\n    return rng.uniform(-l, l, (n_out, n_in))",
      "does not look normal"),
-    ("ex08", "q3", "def grad_norms(net, X, y):\n    loss = bp.losses.SoftmaxCrossEntropy()\n    loss(net.forward(X), y)\n"
+    ("ex09", "q3", "def grad_norms(net, X, y):\n    loss = bp.losses.SoftmaxCrossEntropy()\n    loss(net.forward(X), y)\n"
                    "    net.backward(loss.backward())\n"
                    "    return [np.linalg.norm(l.W.grad) for l in net.layers if isinstance(l, bp.nn.Linear)]", "norms"),
-    ("ex09", "q1", "def batchnorm_forward(X, gamma, beta, eps=1e-5):\n"
+    ("ex10", "q1", "def batchnorm_forward(X, gamma, beta, eps=1e-5):\n"
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
-    ("ex09", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
+    ("ex10", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
 ]
 
@@ -168,11 +168,11 @@ def test_a_check_prints_one_verdict_line_and_returns_nothing(capsys):
 
 
 def test_wrong_arguments_get_a_clear_error():
-    from bpcourse.checks import ex09
+    from bpcourse.checks import ex10
     with pytest.raises(TypeError, match="needs 2 argument"):
-        ex09.q2(SOLVED["ex09"]["batchnorm_forward"])
+        ex10.q2(SOLVED["ex10"]["batchnorm_forward"])
     with pytest.raises(TypeError, match="should be your function"):
-        ex09.q1(np.zeros(3))
+        ex10.q1(np.zeros(3))
 
 
 def test_a_learner_exception_is_reported_with_the_case():
@@ -219,7 +219,7 @@ def test_question_lookup_names_the_valid_choices():
     with pytest.raises(ValueError, match="valid: q1, q2, q3"):
         get_exercise("ex05").question("q7")
     with pytest.raises(ValueError, match="valid: ex01"):
-        get_exercise("ex10")
+        get_exercise("ex99")
 
 
 @pytest.mark.parametrize("results", [
@@ -247,11 +247,11 @@ def test_the_grader_path_and_the_notebook_path_agree():
 
 
 def test_batchnorm_parameter_gradients_can_be_checked_before_dX_exists():
-    fwd, bwd = SOLVED["ex09"]["batchnorm_forward"], SOLVED["ex09"]["batchnorm_backward"]
+    fwd, bwd = SOLVED["ex10"]["batchnorm_forward"], SOLVED["ex10"]["batchnorm_backward"]
 
     def without_dX(dY, cache):
         _, dgamma, dbeta = bwd(dY, cache)
         return None, dgamma, dbeta
-    ex = get_exercise("ex09")
+    ex = get_exercise("ex10")
     assert ex.question("q2").verdict(fwd, without_dX).state == CORRECT
     assert ex.question("q3").verdict(fwd, without_dX).state == INCORRECT

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bpcourse.checks import EXERCISE_KEYS, get_exercise
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -191,14 +192,14 @@ def graded_classroom(tmp_path_factory, bwrap_available):
 
 def test_every_solution_notebook_scores_full_marks(graded_classroom):
     solutions = {k: v for k, v in graded_classroom.items() if "/solutions/" in k}
-    assert len(solutions) == 9
+    assert len(solutions) == len(EXERCISE_KEYS)
     for name, row in solutions.items():
         assert row["status"] == "ok" and row["total"] == row["max"] and float(row["max"]) > 0, name
 
 
 def test_every_exercise_notebook_scores_zero_with_status_ok(graded_classroom):
     exercises = {k: v for k, v in graded_classroom.items() if "/exercises/" in k}
-    assert len(exercises) == 9
+    assert len(exercises) == len(EXERCISE_KEYS)
     for name, row in exercises.items():
         assert row["status"] == "ok" and row["total"] == "0", name
 
@@ -465,3 +466,48 @@ def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
     results = grade([tmp_path / "class"], exercise="ex04", sandbox="none", log=messages.append)
     assert [(s.id.rsplit("/", 2)[-2:], s.total) for s in results] == [(["alice", "ex04_linear_layer.ipynb"], 8.0)]
     assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)
+
+
+def _old_notebook(now, was, meta=True):
+    """A solution notebook as it was handed out before the renumbering: the old key in its
+    metadata, without the topic current notebooks carry (or no bpcourse metadata at all)."""
+    nb = json.loads((ROOT / "solutions" / now).read_text())
+    if meta:
+        nb["metadata"]["bpcourse"] = {"exercise": was}
+    else:
+        del nb["metadata"]["bpcourse"]
+    return json.dumps(nb)
+
+
+@pytest.mark.parametrize("name, meta", [("ex09_batchnorm.ipynb", False), ("alice.ipynb", True),
+                                        ("bob_ex09.ipynb", False)])
+def test_an_old_notebook_is_graded_under_its_new_number(tmp_path, name, meta):
+    (tmp_path / name).write_text(_old_notebook("ex10_remedies.ipynb", "ex09", meta))
+    messages = []
+    [sub] = grade([tmp_path / name], sandbox="none", log=messages.append)
+    assert (sub.exercise, sub.status, sub.total) == ("ex10", "ok", get_exercise("ex10").max_score)
+    assert any("renumbered" in m and "ex09_batchnorm → ex10" in m for m in messages), messages
+
+
+def test_an_old_notebook_asked_for_under_its_old_number_is_refused_by_name(tmp_path):
+    # `--exercise ex09` means initialisation now; an old ex09_batchnorm must not be scored against it
+    (tmp_path / "alice.ipynb").write_text(_old_notebook("ex10_remedies.ipynb", "ex09"))
+    bob = tmp_path / "bob"
+    bob.mkdir()
+    (bob / "ex09_batchnorm.ipynb").write_text(_old_notebook("ex10_remedies.ipynb", "ex09", meta=False))
+    results = grade([tmp_path], exercise="ex09", sandbox="none", log=lambda m: None)
+    assert [(s.id.rsplit("/", 1)[-1], s.exercise, s.status, s.total) for s in results] == [
+        ("alice.ipynb", "ex09", "invalid_notebook", 0.0), ("ex09_batchnorm.ipynb", "ex09", "invalid_notebook", 0.0)]
+    for s in results:
+        assert "old ex09_batchnorm" in s.message and "--exercise ex10" in s.message, s.message
+        assert all(q.verdict == "" for q in s.questions)       # nothing ran against ex09's questions
+
+
+def test_current_notebooks_are_not_taken_for_old_ones():
+    from bpcourse.grade.notebook import exercise_identity
+    for key in EXERCISE_KEYS:
+        path = next((ROOT / "solutions").glob(f"{key}_*.ipynb"))
+        nb = json.loads(path.read_text())
+        assert exercise_identity(nb, path.name) == (key, None)
+        del nb["metadata"]["bpcourse"]
+        assert exercise_identity(nb, path.name) == (key, None)
