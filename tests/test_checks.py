@@ -137,6 +137,15 @@ MISTAKES = [
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
     ("ex10", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
+    # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
+                   "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    return dY + dY @ W, dY.T @ X, dY.sum(0)", "dW"),
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
+                   "    return dY + dZ @ W.T, dZ.T @ X, dZ.sum(0)", "dX"),                     # transposed W
+    ("ex10", "q5", "def clip_by_norm(g, max_norm):\n    return g * max_norm / np.linalg.norm(g)", "norm"),
+    ("ex10", "q5", "def clip_by_norm(g, max_norm):\n    n = np.linalg.norm(g)\n    if n > max_norm:\n"
+                   "        g *= max_norm / n\n    return g", "in place"),
 ]
 
 
