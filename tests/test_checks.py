@@ -137,6 +137,25 @@ MISTAKES = [
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
     ("ex10", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
+    ("ex08", "q1", "def slope_peak(f, lo, hi):\n    z = np.linspace(lo, hi, 20001)\n    k = np.argmax(f(z))\n"
+                   "    return z[k], (f(z[k] + 1e-5) - f(z[k] - 1e-5)) / 2e-5", "largest slope"),   # the peak of f, not f'
+    ("ex08", "q2", "def delta_norms(Ws, bs, X, dA):\n    A, Zs = X, []\n    for W, b in zip(Ws, bs):\n"
+                   "        Zs.append(A @ W.T + b); A = 1 / (1 + np.exp(-Zs[-1]))\n"
+                   "    delta, out = dA * A * (1 - A), []\n    for l in range(len(Ws) - 1, -1, -1):\n"
+                   "        out.append(np.linalg.norm(delta.sum(0)))\n        delta = delta @ Ws[l]\n"
+                   "    return out[::-1]", "norms"),                                    # σ′ missing in BP2
+    ("ex08", "q2", "def delta_norms(Ws, bs, X, dA):\n    A, Zs = X, []\n    for W, b in zip(Ws, bs):\n"
+                   "        Zs.append(A @ W.T + b); A = 1 / (1 + np.exp(-Zs[-1]))\n"
+                   "    delta, out = dA * A * (1 - A), []\n    for l in range(len(Ws) - 1, -1, -1):\n"
+                   "        out.append(np.linalg.norm(delta.mean(0)))\n        s = 1 / (1 + np.exp(-Zs[l - 1])) if l else 0\n"
+                   "        delta = (delta @ Ws[l]) * s * (1 - s)\n    return out[::-1]", "norms"),   # mean, not sum
+    ("ex08", "q3", "def jacobian_bound(Ws, Zs, delta_L):\n    s = [1 / (1 + np.exp(-z)) for z in Zs]\n"
+                   "    Js = [np.diag(a * (1 - a)) @ W.T for W, a in zip(Ws, s)]\n    d = delta_L\n"
+                   "    for J in reversed(Js):\n        d = J @ d\n"
+                   "    return d, np.prod([np.linalg.norm(J) for J in Js]) * np.linalg.norm(delta_L)", "the bound"),  # Frobenius
+    ("ex08", "q3", "def jacobian_bound(Ws, Zs, delta_L):\n    Js = [W.T for W in Ws]\n    d = delta_L\n"
+                   "    for J in reversed(Js):\n        d = J @ d\n"
+                   "    return d, np.prod([np.linalg.norm(J, 2) for J in Js]) * np.linalg.norm(delta_L)", "delta_1"),
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bpcourse.checks import EXERCISE_KEYS, get_exercise
+from bpcourse.checks import EXERCISE_KEYS, RENUMBERED, get_exercise
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -479,28 +479,33 @@ def _old_notebook(now, was, meta=True):
     return json.dumps(nb)
 
 
-@pytest.mark.parametrize("name, meta", [("ex09_batchnorm.ipynb", False), ("alice.ipynb", True),
-                                        ("bob_ex09.ipynb", False)])
-def test_an_old_notebook_is_graded_under_its_new_number(tmp_path, name, meta):
-    (tmp_path / name).write_text(_old_notebook("ex10_remedies.ipynb", "ex09", meta))
+@pytest.mark.parametrize("name, meta, was, now", [
+    ("ex09_batchnorm.ipynb", False, "ex09", "ex10"), ("alice.ipynb", True, "ex09", "ex10"),
+    ("bob_ex09.ipynb", False, "ex09", "ex10"), ("carol_ex08.ipynb", False, "ex08", "ex09"),
+    ("dave.ipynb", True, "ex08", "ex09")])
+def test_an_old_notebook_is_graded_under_its_new_number(tmp_path, name, meta, was, now):
+    old = next(o for o, (w, _) in RENUMBERED.items() if w == was)
+    (tmp_path / name).write_text(_old_notebook(get_exercise(now).notebook, was, meta))
     messages = []
     [sub] = grade([tmp_path / name], sandbox="none", log=messages.append)
-    assert (sub.exercise, sub.status, sub.total) == ("ex10", "ok", get_exercise("ex10").max_score)
-    assert any("renumbered" in m and "ex09_batchnorm → ex10" in m for m in messages), messages
+    assert (sub.exercise, sub.status, sub.total) == (now, "ok", get_exercise(now).max_score)
+    assert any("renumbered" in m and f"{old} → {now}" in m for m in messages), messages
 
 
-def test_an_old_notebook_asked_for_under_its_old_number_is_refused_by_name(tmp_path):
+@pytest.mark.parametrize("old, was, now, notebook", [("ex09_batchnorm", "ex09", "ex10", "ex10_remedies.ipynb"),
+                                                      ("ex08_initialisation", "ex08", "ex09", "ex09_initialisation.ipynb")])
+def test_an_old_notebook_asked_for_under_its_old_number_is_refused_by_name(tmp_path, old, was, now, notebook):
     # `--exercise ex09` means initialisation now; an old ex09_batchnorm must not be scored against it
-    (tmp_path / "alice.ipynb").write_text(_old_notebook("ex10_remedies.ipynb", "ex09"))
+    (tmp_path / "alice.ipynb").write_text(_old_notebook(notebook, was))
     bob = tmp_path / "bob"
     bob.mkdir()
-    (bob / "ex09_batchnorm.ipynb").write_text(_old_notebook("ex10_remedies.ipynb", "ex09", meta=False))
-    results = grade([tmp_path], exercise="ex09", sandbox="none", log=lambda m: None)
+    (bob / f"{old}.ipynb").write_text(_old_notebook(notebook, was, meta=False))
+    results = grade([tmp_path], exercise=was, sandbox="none", log=lambda m: None)
     assert [(s.id.rsplit("/", 1)[-1], s.exercise, s.status, s.total) for s in results] == [
-        ("alice.ipynb", "ex09", "invalid_notebook", 0.0), ("ex09_batchnorm.ipynb", "ex09", "invalid_notebook", 0.0)]
+        ("alice.ipynb", was, "invalid_notebook", 0.0), (f"{old}.ipynb", was, "invalid_notebook", 0.0)]
     for s in results:
-        assert "old ex09_batchnorm" in s.message and "--exercise ex10" in s.message, s.message
-        assert all(q.verdict == "" for q in s.questions)       # nothing ran against ex09's questions
+        assert f"old {old}" in s.message and f"--exercise {now}" in s.message, s.message
+        assert all(q.verdict == "" for q in s.questions)       # nothing ran against the new questions
 
 
 def test_current_notebooks_are_not_taken_for_old_ones():
