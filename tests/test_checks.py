@@ -156,6 +156,19 @@ MISTAKES = [
     ("ex08", "q3", "def jacobian_bound(Ws, Zs, delta_L):\n    Js = [W.T for W in Ws]\n    d = delta_L\n"
                    "    for J in reversed(Js):\n        d = J @ d\n"
                    "    return d, np.prod([np.linalg.norm(J, 2) for J in Js]) * np.linalg.norm(delta_L)", "delta_1"),
+    ("ex11", "q1", "def momentum_step(w, v, g, lr, beta):\n    return w - lr * v, beta * v + g", "the new w"),  # old v
+    ("ex11", "q1", "def momentum_step(w, v, g, lr, beta):\n    v *= beta\n    v += g\n    return w - lr * v, v",
+     "in place"),
+    ("ex11", "q2", "def adam_step(w, m, v, g, t, lr, beta1, beta2, eps):\n    m = beta1 * m + (1 - beta1) * g\n"
+                   "    v = beta2 * v + (1 - beta2) * g * g\n    return w - lr * m / (np.sqrt(v) + eps), m, v",
+     "the new w"),                                                                   # no bias correction
+    ("ex11", "q2", "def adam_step(w, m, v, g, t, lr, beta1, beta2, eps):\n    m = beta1 * m + (1 - beta1) * g\n"
+                   "    v = beta2 * v + (1 - beta2) * g\n"
+                   "    return w - lr * m / (1 - beta1**t) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v", "the new v"),
+    # decides from the first step alone: 2/λ for every β
+    ("ex11", "q3", "def measured_boundary(step, lr_max):\n    lo, hi = 0.0, lr_max\n    for _ in range(40):\n"
+                   "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if abs(step(1.0, 0.0, mid)[0]) < 1 else (lo, mid)\n"
+                   "    return lo", "boundary"),
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
