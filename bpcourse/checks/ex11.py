@@ -31,7 +31,8 @@ class MomentumStep(Question):
     hints = ("Heavy-ball momentum keeps a velocity: a running sum of past gradients, each older one weighted by "
              "one more factor β.",
              "First the velocity, v ← β v + g; then the weights move against the *new* velocity, w ← w − η v.",
-             "Return new arrays (w − lr * v_new, v_new) with v_new = beta * v + g; do not change w, v or g in place.")
+             "Return two new arrays, the new w and the new v (the new v is β·v + g, and w moves by lr times it); do not "
+             "change w, v or g in place.")
 
     def cases(self, rng):
         spec = [((3,), 0.9, 0.1, False), ((2, 4), 0.5, 0.01, False), ((5,), 0.0, 0.3, False), ((1,), 0.99, 1.0, True)]
@@ -131,7 +132,7 @@ def _boundary(step, hi):
     """The largest lr with spectral radius < 1, by bisection on (0, hi] (the checker's own measurement)."""
     lo = 0.0
     for _ in range(60):
-        mid = 0.5 * (lo + hi)
+        mid = lo + (hi - lo) / 2
         lo, hi = (mid, hi) if _spectral_radius(step, mid) < 1 else (lo, mid)
     return 0.5 * (lo + hi)
 
