@@ -45,6 +45,7 @@ nb_mime_priority_overrides = [("html", WIDGET_VIEW, None)]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist", "html_image"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
+myst_update_mathjax = False       # myst-parser would add a MathJax 3 config that stops MathJax 2 from running
 
 # ---- math from a local MathJax 2.7 (the copy shipped in the jupyter-server-mathjax wheel) --------
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
@@ -55,8 +56,11 @@ mathjax2_config = {
     "showMathMenu": False,
     "menuSettings": {"zoom": "None"},
     # only the fonts the wheel ships; no image fonts, no font look-up anywhere else
+    # MathJax's font-loading probe font points at about:blank, which Chromium refuses with a console
+    # error on every page; a local() source is the same empty probe without a request.
     "HTML-CSS": {"availableFonts": [], "imageFont": None, "preferredFont": None, "webFont": "STIX-Web",
-                 "linebreaks": {"automatic": True}},
+                 "linebreaks": {"automatic": True},
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
 }
 
 # ---- theme --------------------------------------------------------------------------------------
@@ -76,6 +80,7 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_navbar_depth": 1,
 }
+html_context = {"default_mode": "light"}     # an empty mode makes the theme log a console error
 html_sidebars = {"**": ["navbar-logo.html", "sbt-sidebar-nav.html"]}
 
 
@@ -110,6 +115,15 @@ class WidgetsAsStillImages(SphinxPostTransform):
                 bundle.parent.insert(bundle.parent.index(bundle) + 1, note)
 
 
+def drop_widget_state(app, pagename, templatename, context, doctree) -> None:
+    """No ipywidgets JavaScript runs on the site, so the widgets' saved state would be dead weight."""
+    scripts = context.get("script_files")
+    if scripts:
+        context["script_files"] = [js for js in scripts
+                                   if getattr(js, "attributes", {}).get("type") != "application/vnd.jupyter.widget-state+json"]
+
+
 def setup(app):
     app.add_post_transform(WidgetsAsStillImages)
+    app.connect("html-page-context", drop_widget_state)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
