@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import gzip
 import math
-import numbers
 import os
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .validate import as_rng, int_in_range, positive_int, real
 
 __all__ = [
     "xor",
@@ -47,44 +48,10 @@ __all__ = [
 # argument checks
 # --------------------------------------------------------------------------
 
-def _rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be an int or np.random.Generator, got {seed!r}")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(name: str, value, *, low: float = 0.0, low_open: bool = False,
-                high: float | None = None, high_open: bool = True) -> float:
-    bounds = f"{'>' if low_open else '>='} {low}"
-    if high is not None:
-        bounds += f" and {'<' if high_open else '<='} {high}"
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-    return value
-
-
-def _check_sizes(n, classes: int = 2) -> int:
-    n = _check_int("n", n, 1)
+def _check_sizes(n, where: str, classes: int = 2) -> int:
+    n = positive_int(n, "n", where)
     if n < classes:
-        raise ValueError(f"n must be at least classes={classes} so that every "
+        raise ValueError(f"{where}: n must be at least classes={classes} so that every "
                          f"class gets a point, got n={n}")
     return n
 
@@ -117,9 +84,9 @@ def xor(n=200, noise=0.2, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    n = _check_sizes(n, "xor")
+    noise = real(noise, "noise", "xor", low=0)
+    rng = as_rng(seed, "xor")
     corners = {0: [(1.0, 1.0), (-1.0, -1.0)], 1: [(-1.0, 1.0), (1.0, -1.0)]}
     parts = []
     for c, m in enumerate(_class_counts(n, 2)):
@@ -137,9 +104,9 @@ def moons(n=200, noise=0.1, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    n = _check_sizes(n, "moons")
+    noise = real(noise, "noise", "moons", low=0)
+    rng = as_rng(seed, "moons")
     m0, m1 = _class_counts(n, 2)
     t0 = rng.uniform(0.0, np.pi, m0)
     t1 = rng.uniform(0.0, np.pi, m1)
@@ -156,10 +123,10 @@ def circles(n=200, noise=0.05, factor=0.5, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    factor = _check_real("factor", factor, low_open=True, high=1.0)
-    rng = _rng(seed)
+    n = _check_sizes(n, "circles")
+    noise = real(noise, "noise", "circles", low=0)
+    factor = real(factor, "factor", "circles", low=0, low_open=True, high=1, high_open=True)
+    rng = as_rng(seed, "circles")
     parts = []
     for radius, m in zip((1.0, factor), _class_counts(n, 2)):
         angle = rng.uniform(0.0, 2 * np.pi, m)
@@ -176,11 +143,11 @@ def spirals(n=200, classes=2, noise=0.05, turns=1.0, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, ..., classes-1}.
     """
-    classes = _check_int("classes", classes, 2)
-    n = _check_sizes(n, classes)
-    noise = _check_real("noise", noise)
-    turns = _check_real("turns", turns, low_open=True)
-    rng = _rng(seed)
+    classes = int_in_range(classes, "classes", "spirals", 2)
+    n = _check_sizes(n, "spirals", classes)
+    noise = real(noise, "noise", "spirals", low=0)
+    turns = real(turns, "turns", "spirals", low=0, low_open=True)
+    rng = as_rng(seed, "spirals")
     parts = []
     for j, m in enumerate(_class_counts(n, classes)):
         r = rng.uniform(0.0, 1.0, m)
@@ -198,10 +165,10 @@ def gaussians(n=200, classes=2, noise=0.5, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, ..., classes-1}.
     """
-    classes = _check_int("classes", classes, 2)
-    n = _check_sizes(n, classes)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    classes = int_in_range(classes, "classes", "gaussians", 2)
+    n = _check_sizes(n, "gaussians", classes)
+    noise = real(noise, "noise", "gaussians", low=0)
+    rng = as_rng(seed, "gaussians")
     parts = []
     for j, m in enumerate(_class_counts(n, classes)):
         angle = 2 * np.pi * j / classes
@@ -246,12 +213,12 @@ def train_test_split(X, y, test_fraction=0.25, seed=0):
     if X.ndim == 0 or y.ndim != 1 or len(X) != len(y):
         raise ValueError(f"X must have shape (N, ...) and y shape (N,), got "
                          f"X {X.shape} and y {y.shape}")
-    test_fraction = _check_real("test_fraction", test_fraction, low_open=True, high=1.0)
+    test_fraction = real(test_fraction, "test_fraction", "train_test_split", low=0, low_open=True, high=1, high_open=True)
     N = len(y)
     if N < 2:
         raise ValueError(f"need at least 2 rows to split, got {N}")
     n_test = min(max(int(round(N * test_fraction)), 1), N - 1)
-    order = _rng(seed).permutation(N)
+    order = as_rng(seed, "train_test_split").permutation(N)
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
 
@@ -268,7 +235,7 @@ def one_hot(y, classes=None):
                          f"got shape {y.shape} and dtype {y.dtype}")
     if classes is None:
         classes = int(y.max()) + 1 if y.size else 0
-    classes = _check_int("classes", classes, 1 if y.size else 0)
+    classes = int_in_range(classes, "classes", "one_hot", 1 if y.size else 0)
     if y.size and (y.min() < 0 or y.max() >= classes):
         raise ValueError(f"class indices must lie in [0, {classes}), "
                          f"got values from {y.min()} to {y.max()}")

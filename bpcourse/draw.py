@@ -11,12 +11,11 @@ No graphviz or other system binary is needed.  Both functions return the Axes th
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .plotting import PALETTE
 from .scalar import Value
+from .validate import layer_sizes
 
 __all__ = ["draw_graph", "draw_network", "MAX_GRAPH_NODES"]
 
@@ -162,18 +161,6 @@ def draw_graph(value, ax=None, fmt=".4g", max_nodes=MAX_GRAPH_NODES):
 # networks
 # --------------------------------------------------------------------------------------------
 
-def _check_sizes(sizes):
-    try:
-        sizes = list(sizes)
-    except TypeError:
-        sizes = None
-    if (not sizes or len(sizes) < 2
-            or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes)):
-        raise ValueError(f"draw_network: sizes must be a list of at least two positive integers, "
-                         f"e.g. [2, 3, 1]; got {sizes!r}")
-    return [int(s) for s in sizes]
-
-
 def _weight_list(weights, sizes):
     from .nn import Linear, Module
     if isinstance(weights, Module):
@@ -203,7 +190,7 @@ def draw_network(sizes, ax=None, weights=None, labels=True):
     one LineCollection with gid "edges-l", segments in the order of ``W.ravel()``.
     Returns the Axes.
     """
-    sizes = _check_sizes(sizes)
+    sizes = layer_sizes(sizes, "draw_network")
     Ws = _weight_list(weights, sizes) if weights is not None else None
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba

@@ -18,8 +18,9 @@ import copy
 
 import numpy as np
 
-from .init import as_rng, initialize
+from .init import initialize
 from .module import Module, Parameter, check_finite
+from .validate import as_rng, choice, layer_sizes, positive_int
 
 __all__ = ["Parameter", "Module", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
            "Identity", "Sequential", "MLP", "make_activation", "ACTIVATION_LAYERS"]
@@ -35,9 +36,7 @@ class Linear(Module):
     """
 
     def __init__(self, n_in, n_out, init="xavier", seed=None, dtype=np.float64, name=None, **init_kwargs):
-        for arg, v in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"Linear: {arg} must be a positive integer, got {v!r}")
+        n_in, n_out = positive_int(n_in, "n_in", "Linear"), positive_int(n_out, "n_out", "Linear")
         super().__init__(name or f"Linear({n_in}->{n_out})")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.W = Parameter(initialize(init, n_in, n_out, as_rng(seed), dtype=dtype, **init_kwargs), "W")
@@ -219,10 +218,7 @@ def make_activation(name):
     """A fresh activation layer for ``name`` (one of ACTIVATION_LAYERS)."""
     if isinstance(name, Module):
         return name
-    try:
-        return ACTIVATION_LAYERS[name]()
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATION_LAYERS)}") from None
+    return ACTIVATION_LAYERS[choice(name, ACTIVATION_LAYERS, "activation", "make_activation")]()
 
 
 class Sequential(Module):
@@ -283,14 +279,7 @@ class MLP(Sequential):
 
     def __init__(self, sizes, activation="tanh", init=None, seed=0, output_activation="identity",
                  dtype=np.float64, **init_kwargs):
-        try:
-            sizes = list(sizes) if not isinstance(sizes, (int, float)) else None
-        except TypeError:
-            sizes = None
-        if (sizes is None or len(sizes) < 2
-                or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes)):
-            raise ValueError(f"MLP: sizes must be a list of at least two positive integers "
-                             f"(inputs, hidden..., outputs), got {sizes!r}")
+        sizes = layer_sizes(sizes, "MLP")
         make_activation(activation)          # validate the name before building anything
         if output_activation is not None:
             make_activation(output_activation)

@@ -13,25 +13,22 @@ The learning rate ``lr`` can be changed between steps without resetting the stat
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
+
+from .validate import choice, real
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "clip_grad_norm", "OPTIMIZERS", "make_optimizer"]
 
 
-def _check_rate(value, what, owner, low=0.0, low_inclusive=False, high=None):
-    try:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be a number, got {value!r}") from None
-    bad = not math.isfinite(v) or (v < low if low_inclusive else v <= low) or (high is not None and v >= high)
-    if bad:
-        rng = f"{'≥' if low_inclusive else '>'} {low:g}" + (f" and < {high:g}" if high is not None else "")
-        raise ValueError(f"{owner}: {what} must be finite and {rng}, got {value!r}")
-    return v
+def _positive(value, name, where):
+    """A finite number > 0 (learning rates, eps, max_norm)."""
+    return real(value, name, where, low=0, low_open=True)
+
+
+def _fraction(value, name, where):
+    """A finite number in [0, 1) (momentum, decay rates)."""
+    return real(value, name, where, low=0, high=1, high_open=True)
 
 
 class Optimizer:
@@ -53,7 +50,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self._lr = _check_rate(value, "learning rate lr", type(self).__name__)
+        self._lr = _positive(value, "learning rate lr", type(self).__name__)
 
     def zero_grad(self):
         for p in self.params:
@@ -76,8 +73,8 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.1, momentum=0.0, weight_decay=0.0):
         super().__init__(params, lr)
-        self.momentum = _check_rate(momentum, "momentum", "SGD", low_inclusive=True, high=1.0)
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "SGD", low_inclusive=True)
+        self.momentum = _fraction(momentum, "momentum", "SGD")
+        self.weight_decay = real(weight_decay, "weight_decay", "SGD", low=0)
         self.velocity = [None] * len(self.params)
         self._scratch = [None] * len(self.params)
 
@@ -98,9 +95,9 @@ class SGD(Optimizer):
 class RMSProp(Optimizer):
     def __init__(self, params, lr=1e-2, rho=0.99, eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
-        self.rho = _check_rate(rho, "rho", "RMSProp", low_inclusive=True, high=1.0)
-        self.eps = _check_rate(eps, "eps", "RMSProp")
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "RMSProp", low_inclusive=True)
+        self.rho = _fraction(rho, "rho", "RMSProp")
+        self.eps = _positive(eps, "eps", "RMSProp")
+        self.weight_decay = real(weight_decay, "weight_decay", "RMSProp", low=0)
         self.s = [np.zeros_like(p.data) for p in self.params]
 
     def _update(self, i, p):
@@ -115,10 +112,10 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
         b1, b2 = betas
-        self.beta1 = _check_rate(b1, "beta1", "Adam", low_inclusive=True, high=1.0)
-        self.beta2 = _check_rate(b2, "beta2", "Adam", low_inclusive=True, high=1.0)
-        self.eps = _check_rate(eps, "eps", "Adam")
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "Adam", low_inclusive=True)
+        self.beta1 = _fraction(b1, "beta1", "Adam")
+        self.beta2 = _fraction(b2, "beta2", "Adam")
+        self.eps = _positive(eps, "eps", "Adam")
+        self.weight_decay = real(weight_decay, "weight_decay", "Adam", low=0)
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
@@ -140,11 +137,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": lambda params, lr, **kw: SGD(params, lr, m
 
 def make_optimizer(name, params, lr, **kwargs):
     """``make_optimizer("adam", net.parameters(), 1e-3)``; unknown names list the valid ones."""
-    try:
-        cls = OPTIMIZERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}") from None
-    return cls(params, lr=lr, **kwargs)
+    return OPTIMIZERS[choice(name, OPTIMIZERS, "optimizer", "make_optimizer")](params, lr=lr, **kwargs)
 
 
 def clip_grad_norm(params, max_norm):
@@ -152,7 +145,7 @@ def clip_grad_norm(params, max_norm):
 
     Returns the norm *before* clipping (as PyTorch's clip_grad_norm_).  Pascanu et al. (2013).
     """
-    max_norm = _check_rate(max_norm, "max_norm", "clip_grad_norm")
+    max_norm = _positive(max_norm, "max_norm", "clip_grad_norm")
     params = list(params)
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
     if total > max_norm:

@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from .nn import Module, Parameter
+from .module import Module, Parameter
+from .validate import positive_int, real
 
 __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "EarlyStopping"]
 
@@ -41,19 +42,12 @@ def weight_parameters(model):
     return params
 
 
-def _check_lam(lam, fn):
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"{fn}: lam must be a finite number ≥ 0, got {lam!r}")
-    return float(lam)
-
-
 def l2_penalty(model, lam, add_grad=False):
     """(lam/2) Σ_W ‖W‖² over the weight matrices; with ``add_grad`` also W.grad += lam·W.
 
     Returns the penalty as a float (add it to the data loss to report the total loss).
     """
-    lam = _check_lam(lam, "l2_penalty")
+    lam = real(lam, "lam", "l2_penalty", low=0)
     total = 0.0
     for W in weight_parameters(model):
         total += float(np.sum(W.data * W.data))
@@ -68,7 +62,7 @@ def l1_penalty(model, lam, add_grad=False):
     |w| has no derivative at 0; we use the subgradient sign(0) = 0, so an exactly-zero
     weight is left where it is.
     """
-    lam = _check_lam(lam, "l1_penalty")
+    lam = real(lam, "lam", "l1_penalty", low=0)
     total = 0.0
     for W in weight_parameters(model):
         total += float(np.sum(np.abs(W.data)))
@@ -97,10 +91,8 @@ class EarlyStopping:
     """
 
     def __init__(self, patience=5, min_delta=0.0, model=None):
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
-        if not isinstance(min_delta, (int, float, np.integer, np.floating)) or not min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be a number ≥ 0, got {min_delta!r}")
+        patience = positive_int(patience, "patience", "EarlyStopping")
+        min_delta = real(min_delta, "min_delta", "EarlyStopping", low=0)
         if model is not None and not isinstance(model, Module):
             raise TypeError(f"EarlyStopping: model must be a bpcourse Module, got {type(model).__name__}")
         self.patience, self.min_delta, self.model = int(patience), float(min_delta), model

@@ -25,7 +25,7 @@ from .diagnostics import Recorder
 from .losses import BCE, SoftmaxCrossEntropy, get_loss
 from .nn import Module, Sequential
 from .optim import clip_grad_norm
-from .validate import NonFiniteError
+from .validate import NonFiniteError, as_rng, choice, int_in_range, positive_int, real
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingDiverged", "Regularization",
            "accuracy_fn"]
@@ -104,11 +104,8 @@ class Regularization:
     KINDS = ("l1", "l2")
 
     def __init__(self, kind, lam):
-        if kind not in self.KINDS:
-            raise ValueError(f"regularization: unknown kind {kind!r}; valid: {', '.join(self.KINDS)}")
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
-            raise ValueError(f"regularization: strength must be a finite number >= 0, got {lam!r}")
-        self.kind, self.lam = kind, float(lam)
+        self.kind = choice(kind, self.KINDS, "kind", "Regularization")
+        self.lam = real(lam, "lam (the strength)", "Regularization", low=0)
 
     def penalty(self, W):
         if self.kind == "l2":
@@ -180,13 +177,6 @@ def _metric_name(fn):
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"fit: {name} must be {what}, got {value!r}")
-    return int(value)
-
 
 def _as_data(X, y, who, xname="X", yname="y"):
     if X is None or y is None:
@@ -348,18 +338,17 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
     _check_model_optimizer(model, optimizer)
     loss_fn = get_loss(loss)
     X, y = _as_data(X, y, "fit")
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = int_in_range(epochs, "epochs", "fit", 0)
+    batch_size = positive_int(batch_size, "batch_size", "fit")
     has_val = X_val is not None or y_val is not None
     if has_val:
         X_val, y_val = _as_data(X_val, y_val, "fit", "X_val", "y_val")
     if early_stopping is not None:
-        early_stopping = _check_int("early_stopping", early_stopping, 1)
+        early_stopping = positive_int(early_stopping, "early_stopping", "fit")
         if not has_val:
             raise ValueError("fit: early_stopping needs validation data (X_val, y_val)")
-    if clip_norm is not None and (isinstance(clip_norm, bool) or not isinstance(clip_norm, numbers.Real)
-                                  or not clip_norm > 0 or not math.isfinite(clip_norm)):
-        raise ValueError(f"fit: clip_norm must be None or a positive number, got {clip_norm!r}")
+    if clip_norm is not None:
+        clip_norm = real(clip_norm, "clip_norm", "fit", low=0, low_open=True)
     callbacks = list(callbacks) if callbacks is not None else []
     for i, cb in enumerate(callbacks):
         if not callable(cb):
@@ -369,7 +358,7 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
         raise ValueError(f"fit: progress must be 'auto', True or False, got {progress!r}")
     reg = _as_regularization(regularization)
     acc_fn = accuracy_fn(loss_fn, metric)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_rng(seed)
 
     y = _prepare_targets(loss_fn, y)
     N = len(X)

@@ -392,7 +392,7 @@ def test_zero_epochs_and_history_repr():
     (dict(X_val=np.zeros((3, 2))), "X_val and y_val must be given together"),
     (dict(X_val=np.zeros((3, 2)), y_val=np.zeros(4)), "X_val has 3 rows but y_val has 4"),
     (dict(early_stopping=3), "early_stopping needs validation data"),
-    (dict(clip_norm=-1.0), "clip_norm must be None or a positive number"),
+    (dict(clip_norm=-1.0), "fit: clip_norm must be a finite number > 0"),
     (dict(progress="yes"), "progress must be 'auto', True or False"),
     (dict(regularization=("l3", 0.1)), "unknown kind 'l3'"),
     (dict(regularization=0.1), "expected None, \\('l2', lam\\)"),

@@ -58,7 +58,7 @@ def test_ipython_display_emits_png_and_view():
 def test_bad_arguments_name_the_problem():
     with pytest.raises(ValueError, match="dataset.*valid: circles"):
         bw.Playground(dataset="swirl")
-    with pytest.raises(ValueError, match="lr must lie in"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 1e-05 and <= 10"):
         bw.Playground(lr=100)
     with pytest.raises(ValueError, match="at most 10 hidden layers"):
         bw.Playground(hidden=(8,) * 11)
@@ -560,7 +560,7 @@ def test_rnn_explorer_arguments():
     w = bw.RNNExplorer(clip=0.05, n_hidden=8, seed=3)
     assert w.state()["clip"] == 0.05 and ("0.05", 0.05) in w.controls["clip"].options
     assert w.model().n_hidden == 8
-    with pytest.raises(ValueError, match="rho must lie in"):
+    with pytest.raises(ValueError, match="rho must be a finite number >= "):
         bw.RNNExplorer(rho=3.0)
     with pytest.raises(ValueError, match="activation.*valid: tanh, identity"):
         bw.RNNExplorer(activation="relu")

@@ -21,8 +21,8 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization
-from ..validate import NonFiniteError
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
+from ..validate import NonFiniteError, choice, int_in_range, real
+from ._base import (FONT, OKABE_ITO, Widget, dropdown, float_slider,
                     int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
@@ -129,7 +129,7 @@ class Playground(Widget):
         cfg = self._resolve(given, preset)
         self.seed = cfg["seed"]
         self.hidden = cfg["hidden"]
-        self.steps_per_tick = check_int("Playground", "steps_per_tick", steps_per_tick, 1, 1000)
+        self.steps_per_tick = int_in_range(steps_per_tick, "steps_per_tick", "Playground", 1, 1000)
         self.history = {"step": [], "train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
         self.step_count = 0
         self.diverged_at = None
@@ -147,23 +147,23 @@ class Playground(Widget):
         """Merge defaults, preset and explicit arguments, then validate everything."""
         cfg = dict(given)
         if preset is not None:
-            check_choice("Playground", "preset", preset, tuple(PRESETS))
+            choice(preset, tuple(PRESETS), "preset", "Playground")
             for key, value in PRESETS[preset].items():
                 if key != "description" and given[key] == _DEFAULTS[key]:
                     cfg[key] = value
         own = "Playground"
-        check_choice(own, "dataset", cfg["dataset"], DATASETS)
-        check_choice(own, "activation", cfg["activation"], ACTIVATIONS)
-        check_choice(own, "init", cfg["init"], INITS)
-        check_choice(own, "loss", cfg["loss"], LOSSES)
-        check_choice(own, "optimizer", cfg["optimizer"], OPTIMIZERS)
-        check_choice(own, "regularization", cfg["regularization"], REGULARIZATIONS)
-        cfg["lr"] = check_range(own, "lr", cfg["lr"], *LR_RANGE)
-        cfg["noise"] = check_range(own, "noise", cfg["noise"], 0.0, 0.5)
-        cfg["train_fraction"] = check_range(own, "train_fraction", cfg["train_fraction"], 0.1, 0.9)
-        cfg["reg_rate"] = check_range(own, "reg_rate", cfg["reg_rate"], 0.0, 10.0)
-        cfg["batch_size"] = check_int(own, "batch_size", cfg["batch_size"], 1, MAX_BATCH)
-        cfg["seed"] = check_int(own, "seed", cfg["seed"], 0, 2**32 - 1)
+        choice(cfg["dataset"], DATASETS, "dataset", own)
+        choice(cfg["activation"], ACTIVATIONS, "activation", own)
+        choice(cfg["init"], INITS, "init", own)
+        choice(cfg["loss"], LOSSES, "loss", own)
+        choice(cfg["optimizer"], OPTIMIZERS, "optimizer", own)
+        choice(cfg["regularization"], REGULARIZATIONS, "regularization", own)
+        cfg["lr"] = real(cfg["lr"], "lr", own, low=LR_RANGE[0], high=LR_RANGE[1])
+        cfg["noise"] = real(cfg["noise"], "noise", own, low=0.0, high=0.5)
+        cfg["train_fraction"] = real(cfg["train_fraction"], "train_fraction", own, low=0.1, high=0.9)
+        cfg["reg_rate"] = real(cfg["reg_rate"], "reg_rate", own, low=0.0, high=10.0)
+        cfg["batch_size"] = int_in_range(cfg["batch_size"], "batch_size", own, 1, MAX_BATCH)
+        cfg["seed"] = int_in_range(cfg["seed"], "seed", own, 0, 2**32 - 1)
         hidden = cfg["hidden"]
         if isinstance(hidden, (int, np.integer)):
             hidden = (hidden,)
@@ -173,7 +173,7 @@ class Playground(Widget):
             raise ValueError(f"Playground: hidden must be a tuple of layer widths, got {hidden!r}") from None
         if len(hidden) > MAX_LAYERS:
             raise ValueError(f"Playground: at most {MAX_LAYERS} hidden layers, got {len(hidden)}")
-        cfg["hidden"] = tuple(check_int(own, "hidden layer width", h, 1, MAX_WIDTH) for h in hidden)
+        cfg["hidden"] = tuple(int_in_range(h, "hidden layer width", own, 1, MAX_WIDTH) for h in hidden)
         return cfg
 
     def _make_controls(self, cfg, preset):
@@ -265,7 +265,7 @@ class Playground(Widget):
 
     def apply_preset(self, name):
         """Set the controls to a scenario from PRESETS and reset (one redraw)."""
-        check_choice("Playground", "preset", name, tuple(PRESETS))
+        choice(name, tuple(PRESETS), "preset", "Playground")
         p = dict(_DEFAULTS, **PRESETS[name])
         self._hold += 1
         try:
@@ -366,7 +366,7 @@ class Playground(Widget):
 
         Returns self.  A divergence (non-finite loss or weights) stops early: see ``diverged_at``.
         """
-        n = check_int("Playground.step", "n", n, 0, 10**7)
+        n = int_in_range(n, "n", "Playground.step", 0, 10**7)
         while n > 0 and self._run(min(n, self.steps_per_tick)):
             n -= min(n, self.steps_per_tick)
         self._draw()
