@@ -3,14 +3,14 @@
     import bpcourse as bp
     net = bp.nn.MLP([2, 16, 16, 1], activation="tanh", seed=0)
 """
-from . import (activations, data, diagnostics, draw, init, layers, losses, module, nn, optim, plotting,
+from . import (activations, data, dense, diagnostics, draw, init, layers, losses, module, nn, optim, plotting,
                regularization, rnn, train, validate)
 from .gradcheck import GradcheckError, gradcheck, gradcheck_report, numerical_gradient, relative_error
 from .scalar import Value
 
 __version__ = "0.1.0"
 
-__all__ = ["Value", "activations", "data", "diagnostics", "draw", "init", "layers", "losses", "module", "nn", "optim",
+__all__ = ["Value", "activations", "data", "dense", "diagnostics", "draw", "init", "layers", "losses", "module", "nn", "optim",
            "plotting", "regularization", "rnn", "train", "gradcheck", "gradcheck_report", "GradcheckError", "numerical_gradient",
            "relative_error",
            "validate", "widgets", "__version__"]

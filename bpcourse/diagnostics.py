@@ -23,7 +23,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .nn import Activation, Linear, Module
+from .dense import Activation, Linear
+from .module import Module
 
 __all__ = ["named_layers", "linear_layers", "activation_layers", "grad_norms", "delta_norms",
            "activation_stats", "snapshot", "update_ratio", "layer_gradients", "Recorder",

@@ -162,7 +162,8 @@ def draw_graph(value, ax=None, fmt=".4g", max_nodes=MAX_GRAPH_NODES):
 # --------------------------------------------------------------------------------------------
 
 def _weight_list(weights, sizes):
-    from .nn import Linear, Module
+    from .dense import Linear
+    from .module import Module
     if isinstance(weights, Module):
         from .diagnostics import linear_layers
         weights = [layer.W.data for _, layer in linear_layers(weights)]

@@ -145,7 +145,7 @@ def plot_history(history, ax=None):
 def _class_probabilities(model, G):
     """(M, 2) inputs -> (M, C) class probabilities (C >= 2) from the model's outputs."""
     from .activations import sigmoid, softmax
-    from .nn import Sigmoid
+    from .dense import Sigmoid
     from .train import predict
 
     out = np.asarray(predict(model, G))

@@ -23,7 +23,8 @@ import numpy as np
 
 from .diagnostics import Recorder
 from .losses import BCE, SoftmaxCrossEntropy, get_loss
-from .nn import Module, Sequential
+from .dense import Sequential
+from .module import Module
 from .optim import clip_grad_norm
 from .validate import NonFiniteError, as_rng, choice, int_in_range, positive_int, real
 

@@ -445,3 +445,28 @@ def test_sigmoid_layer_matches_the_two_branch_sigmoid_without_warnings():
     big = ref > 1e-300
     assert np.max(np.abs(A[big] - ref[big]) / ref[big]) < 1e-14
     assert np.max(np.abs(A - ref)) < 1e-300 or np.allclose(A, ref, rtol=1e-14, atol=1e-300)
+
+
+def test_nn_is_a_plain_re_export():
+    """bp.nn re-exports every layer eagerly: no module __getattr__, the same objects as their home."""
+    import bpcourse.nn as nn
+    assert not hasattr(nn, "__getattr__")
+    assert nn.Parameter is bp.module.Parameter and nn.Module is bp.module.Module
+    assert nn.Linear is bp.dense.Linear and nn.BatchNorm is bp.layers.BatchNorm and nn.RNN is bp.rnn.RNN
+    for name in nn.__all__:
+        assert getattr(nn, name) is not None, name
+    assert {"BatchNorm", "Dropout", "RNN"} <= set(dir(nn))
+
+
+def test_linear_backward_accumulates_like_two_separate_calls(rng):
+    """BP3/BP4 through Parameter.accumulate: a second backward adds, right after zero_grad it writes."""
+    lin = Linear(4, 3, seed=0)
+    X, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    lin(X)
+    lin.zero_grad()
+    lin.backward(G)
+    np.testing.assert_array_equal(lin.W.grad, G.T @ X)
+    np.testing.assert_array_equal(lin.b.grad, G.sum(0))
+    lin.backward(G)
+    np.testing.assert_array_equal(lin.W.grad, 2 * (G.T @ X))
+    np.testing.assert_array_equal(lin.b.grad, 2 * G.sum(0))
