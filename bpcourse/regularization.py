@@ -24,9 +24,9 @@ import math
 import numpy as np
 
 from .module import Module, Parameter
-from .validate import positive_int, real
+from .validate import choice, positive_int, real
 
-__all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "EarlyStopping"]
+__all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "Regularization", "as_regularization", "EarlyStopping"]
 
 
 def weight_parameters(model):
@@ -71,6 +71,46 @@ def l1_penalty(model, lam, add_grad=False):
     return lam * total
 
 
+class Regularization:
+    """L2 ("l2": penalty lam/2·||W||², gradient lam·W) or L1 ("l1": lam·Σ|W|, gradient lam·sign W).
+
+    Applied to weight matrices only (parameters with 2 or more dimensions), never to biases:
+    what ``train.train_step`` and ``train.fit`` do with ``regularization=``.  Any object with
+    ``penalty(W) -> float`` and ``gradient(W) -> array`` can be passed instead.
+    """
+
+    KINDS = ("l1", "l2")
+
+    def __init__(self, kind, lam):
+        self.kind = choice(kind, self.KINDS, "kind", "Regularization")
+        self.lam = real(lam, "lam (the strength)", "Regularization", low=0)
+
+    def penalty(self, W):
+        if self.kind == "l2":
+            return 0.5 * self.lam * float(np.vdot(W, W))
+        return self.lam * float(np.abs(W).sum())
+
+    def gradient(self, W):
+        return self.lam * W if self.kind == "l2" else self.lam * np.sign(W)
+
+    def __repr__(self):
+        return f"Regularization({self.kind!r}, {self.lam:g})"
+
+
+def as_regularization(reg):
+    """None, a pair ``("l2", lam)``/``("l1", lam)``, or an object with penalty/gradient -> that object."""
+    if reg is None:
+        return None
+    if isinstance(reg, (tuple, list)):
+        if len(reg) != 2:
+            raise ValueError(f"regularization: expected a pair like ('l2', 1e-4), got {reg!r}")
+        return Regularization(*reg)
+    if hasattr(reg, "penalty") and hasattr(reg, "gradient"):
+        return reg
+    raise ValueError(f"regularization: expected None, ('l2', lam), ('l1', lam) or an object with "
+                     f"penalty(W) and gradient(W), got {reg!r}")
+
+
 class EarlyStopping:
     """Stop when the validation loss has not improved for ``patience`` epochs.
 
@@ -93,8 +133,9 @@ class EarlyStopping:
     def __init__(self, patience=5, min_delta=0.0, model=None):
         patience = positive_int(patience, "patience", "EarlyStopping")
         min_delta = real(min_delta, "min_delta", "EarlyStopping", low=0)
-        if model is not None and not isinstance(model, Module):
-            raise TypeError(f"EarlyStopping: model must be a bpcourse Module, got {type(model).__name__}")
+        if model is not None and not (isinstance(model, Module) or callable(getattr(model, "parameters", None))):
+            raise TypeError(f"EarlyStopping: model must be a bpcourse Module (or have parameters()), "
+                            f"got {type(model).__name__}")
         self.patience, self.min_delta, self.model = int(patience), float(min_delta), model
         self.reset()
 

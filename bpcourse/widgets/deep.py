@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
-from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
+from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization, train
 from ..validate import choice, int_in_range, real
 from ._base import (FONT, OKABE_ITO, Widget, dropdown, int_slider,
                     log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, sticky_limit, style_axes)
@@ -439,12 +439,8 @@ class RegularizationExplorer(Widget):
                 net.train()
             if t == self.STEPS:
                 break
-            opt.zero_grad()
-            loss(net(d["X_train"]), ytr)
-            net.backward(loss.backward())
-            if l2 > 0:
-                regularization.l2_penalty(net, l2, add_grad=True)
-            opt.step()
+            train.train_step(net, loss, opt, d["X_train"], ytr,
+                             regularization.Regularization("l2", l2) if l2 > 0 else None)
         net.eval()
         P = activations.sigmoid(net(self._grid)[:, 0]).reshape(self.GRID, self.GRID)
         result = {"steps": steps, "train_loss": train_curve, "test_loss": test_curve, "decision": P}

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.ticker import MaxNLocator
 
-from .. import activations, data, diagnostics, losses, nn, optim, regularization
+from .. import activations, data, diagnostics, losses, nn, optim, regularization, train
 from ..validate import NonFiniteError, choice, int_in_range, real
 from ._base import (FONT, OKABE_ITO, Widget, dropdown, float_slider,
                     int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
@@ -347,19 +347,13 @@ class Playground(Widget):
     def _train_step(self):
         """One mini-batch step: forward, loss, backward (BP1-BP4), regulariser gradient, update."""
         Xb, yb = self._next_batch()
-        self.optimizer.zero_grad()
-        L = self.loss_fn(self.model(Xb), self._targets(yb))
-        if not np.isfinite(L) or L > self._blow_up:
-            raise _Diverged
-        self.model.backward(self.loss_fn.backward())
         reg, rate = self._value("regularization"), self._value("reg_rate")
-        if reg != "none" and rate > 0:         # adds rate·sign(W) or rate·W to every W.grad
-            penalty = regularization.l1_penalty if reg == "l1" else regularization.l2_penalty
-            penalty(self.model, rate, add_grad=True)
-        norms = _grad_norms(self.linears)
-        self.optimizer.step()
+        reg = regularization.Regularization(reg, rate) if reg != "none" and rate > 0 else None
+        L, _ = train.train_step(self.model, self.loss_fn, self.optimizer, Xb, self._targets(yb), reg)
+        if L > self._blow_up:                  # the step is rolled back by _run
+            raise _Diverged
         self.step_count += 1
-        return norms
+        return _grad_norms(self.linears)       # the step leaves .grad as it was used
 
     def step(self, n=1):
         """Run ``n`` mini-batch steps (history recorded every ``steps_per_tick`` steps), then redraw.
