@@ -20,6 +20,7 @@ import copy
 
 import numpy as np
 
+from .activations import ACTIVATIONS
 from .init import initialize
 from .module import Module, Parameter, check_finite
 from .validate import as_rng, choice, layer_sizes, positive_int
@@ -213,8 +214,9 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(slope={self.slope:g})"
 
 
-ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
-                     "identity": Identity}
+# one layer class per name of activations.ACTIVATIONS, in its order (a test checks they match)
+_BY_KIND = {cls.kind: cls for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity)}
+ACTIVATION_LAYERS = {name: _BY_KIND[name] for name in ACTIVATIONS}
 
 
 def make_activation(name):

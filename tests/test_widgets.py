@@ -626,3 +626,16 @@ def test_play_interval_adapts_to_slow_ticks():
     play.interval = 1                                   # far faster than any tick
     play.value = 1
     assert play.interval >= 1000 * pg.tick_times[-1]    # ticks no longer queue up in the kernel
+
+
+def test_widgets_read_the_engine_lists():
+    """One list per concept: widget menus are drawn from the engine's names, the palette is plotting's."""
+    from bpcourse import activations, optim, plotting
+    from bpcourse.widgets import _base, explorers, playground, recurrent
+    assert set(playground.ACTIVATIONS) == set(activations.ACTIVATIONS) == set(bp.nn.ACTIVATION_LAYERS)
+    assert list(bp.nn.ACTIVATION_LAYERS) == list(activations.ACTIVATIONS)
+    assert set(recurrent.RNNExplorer.ACTIVATIONS) <= set(activations.ACTIVATIONS)
+    assert set(playground.OPTIMIZERS) <= set(optim.OPTIMIZERS)
+    assert set(explorers.OptimizerExplorer.NAMES) == set(optim.OPTIMIZERS)
+    assert set(explorers.SoftmaxExplorer.LOSS_NAMES) <= set(bp.losses.LOSSES)
+    assert {k: v for k, v in _base.OKABE_ITO.items() if k != "grey"} == dict(plotting.PALETTE)

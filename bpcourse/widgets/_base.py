@@ -30,16 +30,15 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedFormatter, NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform
 
+from ..plotting import PALETTE
 from ..validate import choice, int_in_range, real
 
 __all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "check_choice",
            "check_range", "check_int", "decades", "log_ylim", "nice_ceiling", "sticky_limit", "encode_png",
            "OKABE_ITO", "FONT", "style_axes", "set_title", "no_minor_ticks"]
 
-# Okabe & Ito's colour-blind-safe palette
-OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
-             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
-             "grey": "#999999"}
+# Okabe & Ito's colour-blind-safe palette: plotting.PALETTE plus a neutral grey for widget chrome
+OKABE_ITO = {**PALETTE, "grey": "#999999"}
 
 # Font sizes in points.  The figures render at ``Widget.dpi`` = 96, so 1 pt = 4/3 px on screen:
 # titles and labels 13 px, tick labels and legends 12 px.

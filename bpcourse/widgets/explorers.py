@@ -460,14 +460,8 @@ def _descend(H, w0, name, lr, beta, steps, limit=1e100):
     Returns (path (k+1, d), losses (k+1,), diverged) with k <= steps; stops when |w| > limit.
     """
     w = nn.Parameter(np.array(w0, dtype=float), "w")
-    if name == "sgd":
-        opt = optim.SGD([w], lr=lr)
-    elif name == "momentum":
-        opt = optim.SGD([w], lr=lr, momentum=beta)
-    elif name == "adam":
-        opt = optim.Adam([w], lr=lr, betas=(beta, 0.999))
-    else:
-        opt = optim.RMSProp([w], lr=lr, rho=beta)
+    beta_kw = {"momentum": {"momentum": beta}, "adam": {"betas": (beta, 0.999)}, "rmsprop": {"rho": beta}}
+    opt = optim.make_optimizer(name, [w], lr, **beta_kw.get(name, {}))
     path = [w.data.copy()]
     diverged = False
     with np.errstate(all="ignore"):

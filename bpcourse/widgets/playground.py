@@ -313,11 +313,7 @@ class Playground(Widget):
         self._order, self._cursor = np.empty(0, dtype=int), 0
 
     def _new_optimizer(self):
-        name, lr, params = self._value("optimizer"), self._value("lr"), self.model.parameters()
-        if name == "adam":
-            self.optimizer = optim.Adam(params, lr=lr)
-        else:
-            self.optimizer = optim.SGD(params, lr=lr, momentum=0.9 if name == "momentum" else 0.0)
+        self.optimizer = optim.make_optimizer(self._value("optimizer"), self.model.parameters(), self._value("lr"))
 
     def reset(self):
         """New weights (same seed), fresh optimiser state, empty history; redraw."""
