@@ -19,8 +19,19 @@ from __future__ import annotations
 
 import importlib
 
-from .dense import (ACTIVATION_LAYERS, MLP, Activation, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid,
-                    Tanh, make_activation)
+from .dense import (
+    ACTIVATION_LAYERS,
+    MLP,
+    Activation,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+    make_activation,
+)
 from .module import Module, NonFiniteError, Parameter, check_finite
 
 __all__ = ["Parameter", "Module", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",

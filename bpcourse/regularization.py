@@ -20,6 +20,7 @@ Typical use, between ``backward`` and the optimiser step:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .validate import choice, positive_int, real
 __all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "Regularization", "as_regularization", "EarlyStopping"]
 
 
-def weight_parameters(model):
+def weight_parameters(model: Module | list[Parameter] | tuple[Parameter, ...]) -> list[Parameter]:
     """The weight matrices of ``model``: its parameters with two or more dimensions.
 
     ``model`` may be a Module, or a list of Parameters (then used as given).
@@ -42,7 +43,7 @@ def weight_parameters(model):
     return params
 
 
-def l2_penalty(model, lam, add_grad=False):
+def l2_penalty(model: Module | list[Parameter], lam: float, add_grad: bool = False) -> float:
     """(lam/2) Σ_W ‖W‖² over the weight matrices; with ``add_grad`` also W.grad += lam·W.
 
     Returns the penalty as a float (add it to the data loss to report the total loss).
@@ -56,7 +57,7 @@ def l2_penalty(model, lam, add_grad=False):
     return 0.5 * lam * total
 
 
-def l1_penalty(model, lam, add_grad=False):
+def l1_penalty(model: Module | list[Parameter], lam: float, add_grad: bool = False) -> float:
     """lam Σ_W |W| over the weight matrices; with ``add_grad`` also W.grad += lam·sign(W).
 
     |w| has no derivative at 0; we use the subgradient sign(0) = 0, so an exactly-zero
@@ -81,23 +82,23 @@ class Regularization:
 
     KINDS = ("l1", "l2")
 
-    def __init__(self, kind, lam):
+    def __init__(self, kind: str, lam: float) -> None:
         self.kind = choice(kind, self.KINDS, "kind", "Regularization")
         self.lam = real(lam, "lam (the strength)", "Regularization", low=0)
 
-    def penalty(self, W):
+    def penalty(self, W: np.ndarray) -> float:
         if self.kind == "l2":
             return 0.5 * self.lam * float(np.vdot(W, W))
         return self.lam * float(np.abs(W).sum())
 
-    def gradient(self, W):
+    def gradient(self, W: np.ndarray) -> np.ndarray:
         return self.lam * W if self.kind == "l2" else self.lam * np.sign(W)
 
     def __repr__(self):
         return f"Regularization({self.kind!r}, {self.lam:g})"
 
 
-def as_regularization(reg):
+def as_regularization(reg: Any) -> Any:
     """None, a pair ``("l2", lam)``/``("l1", lam)``, or an object with penalty/gradient -> that object."""
     if reg is None:
         return None
@@ -130,7 +131,7 @@ class EarlyStopping:
     ``wait`` (epochs since the last improvement), ``stopped`` (True once it said stop).
     """
 
-    def __init__(self, patience=5, min_delta=0.0, model=None):
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, model: Module | None = None) -> None:
         patience = positive_int(patience, "patience", "EarlyStopping")
         min_delta = real(min_delta, "min_delta", "EarlyStopping", low=0)
         if model is not None and not (isinstance(model, Module) or callable(getattr(model, "parameters", None))):
@@ -168,7 +169,7 @@ class EarlyStopping:
         self.stopped = self.stopped or self.wait >= self.patience
         return self.stopped
 
-    def restore(self):
+    def restore(self) -> Module:
         """Copy the parameters saved at the best epoch back into the model."""
         if self.model is None:
             raise RuntimeError("EarlyStopping.restore: no model was given (EarlyStopping(..., model=net))")

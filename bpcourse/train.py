@@ -17,17 +17,20 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .diagnostics import Recorder
-from .losses import BCE, SoftmaxCrossEntropy, get_loss
 from .dense import Sequential
+from .diagnostics import Recorder
+from .losses import BCE, Loss, SoftmaxCrossEntropy, get_loss
 from .module import Module
-from .optim import clip_grad_norm
+from .optim import Optimizer, clip_grad_norm
 from .regularization import EarlyStopping, Regularization, as_regularization
-from .validate import NonFiniteError, as_rng, choice, int_in_range, positive_int, real
+from .validate import NonFiniteError, as_rng, int_in_range, positive_int, real
 
 __all__ = ["fit", "train_step", "evaluate", "predict", "History", "TrainingDiverged", "LossNotFinite",
            "Regularization", "accuracy_fn"]
@@ -106,7 +109,7 @@ def _make_threshold_accuracy(threshold):
     return accuracy
 
 
-def accuracy_fn(loss, metric="auto"):
+def accuracy_fn(loss: Loss, metric: Any = "auto") -> Callable[[np.ndarray, np.ndarray], float] | None:
     """The metric used by ``fit``/``evaluate``: a function (pred, y) -> float, or None.
 
     "auto": argmax for SoftmaxCrossEntropy; threshold for BCE (logit > 0 with from_logits,
@@ -208,7 +211,7 @@ class _EvalMode:
         return False
 
 
-def predict(model, X, batch_size=4096):
+def predict(model: Module, X: ArrayLike, batch_size: int | None = 4096) -> np.ndarray:
     """The model's outputs for X in eval mode: (N, n_in) -> (N, n_out).  Mode restored after."""
     X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
     with _EvalMode(model):
@@ -216,22 +219,23 @@ def predict(model, X, batch_size=4096):
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
-def evaluate(model, loss, X, y, metric="auto", batch_size=4096):
+def evaluate(model: Module, loss: Loss | str, X: ArrayLike, y: ArrayLike, metric: Any = "auto",
+             batch_size: int | None = 4096) -> tuple[float, float | None]:
     """``(mean loss, accuracy)`` of the model on (X, y) in eval mode; accuracy is None when the
     loss has no natural metric (see ``accuracy_fn``).  Weights and mode are left unchanged."""
-    loss = get_loss(loss)
-    X, y = _as_data(X, y, "evaluate")
-    y = _prepare_targets(loss, y)
-    acc_fn = accuracy_fn(loss, metric)
+    loss_fn = get_loss(loss)
+    Xa, ya = _as_data(X, y, "evaluate")
+    ya = _prepare_targets(loss_fn, ya)
+    acc_fn = accuracy_fn(loss_fn, metric)
     total_loss, total_acc = 0.0, 0.0
     with _EvalMode(model):
-        for start, stop, out in _forward_batches(model, X, batch_size):
-            yb = y[start:stop]
+        for start, stop, out in _forward_batches(model, Xa, batch_size):
+            yb = ya[start:stop]
             n = stop - start
-            total_loss += loss(out, yb) * n
+            total_loss += loss_fn(out, yb) * n
             if acc_fn is not None:
                 total_acc += acc_fn(out, yb) * n
-    N = len(X)
+    N = len(Xa)
     return total_loss / N, (total_acc / N if acc_fn is not None else None)
 
 
@@ -247,7 +251,9 @@ class LossNotFinite(NonFiniteError):
         self.loss, self.cause = loss, cause
 
 
-def train_step(model, loss, optimizer, X, y, regularization=None, clip=None, hooks=()):
+def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
+               regularization: Any = None, clip: float | None = None,
+               hooks: Iterable[Callable[[Module], Any]] = ()) -> tuple[float, np.ndarray]:
     """One step of mini-batch gradient descent on the batch (X, y); returns ``(L, out)``.
 
     zero_grad, forward (out = model(X), shape (N, n_out)), L = loss(out, y), backward (BP1-BP4),
@@ -413,9 +419,12 @@ def _end_epoch(run, epoch, mean_loss, mean_acc):
     return reason
 
 
-def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_val=None, seed=0,
-        shuffle=True, progress="auto", record_grad_norms=False, clip_norm=None, early_stopping=None,
-        regularization=None, callbacks=(), metric="auto"):
+def fit(model: Module, loss: Loss | str, optimizer: Optimizer, X: ArrayLike, y: ArrayLike, epochs: int = 10,
+        batch_size: int = 32, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+        seed: int | np.random.Generator | None = 0, shuffle: bool = True, progress: bool | str | None = "auto",
+        record_grad_norms: bool = False, clip_norm: float | None = None, early_stopping: int | None = None,
+        regularization: Any = None, callbacks: Iterable[Callable[..., Any]] | None = (),
+        metric: str | Callable[..., float] | None = "auto") -> History:
     """Train ``model`` with mini-batch gradient descent; returns a ``History``.
 
     model:          a bpcourse Module, e.g. ``bp.nn.MLP([64, 32, 10])``; outputs logits.

@@ -116,13 +116,14 @@ def as_rng(seed: int | np.random.Generator | None = None, where: str | None = No
     if isinstance(seed, np.random.Generator):
         return seed
     if where is not None:
-        if not _is_int(seed):
+        value: Any = seed
+        if not _is_int(value):
             raise TypeError(f"{where}: seed must be a non-negative integer or an np.random.Generator, "
                             f"got {seed!r}")
-        if seed < 0:
+        if value < 0:
             raise ValueError(f"{where}: seed must be a non-negative integer or an np.random.Generator, "
                              f"got {seed!r}")
-        seed = int(seed)
+        return np.random.default_rng(int(value))
     return np.random.default_rng(seed)
 
 

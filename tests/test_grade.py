@@ -289,8 +289,9 @@ def test_notebook_code_is_parsed_only_in_the_calling_thread(tmp_path, monkeypatc
     # CPython 3.11's ast.parse is not safe in two threads at once ("AST constructor recursion
     # depth mismatch", seen once in CI with --jobs 2), so the thread pool must only wait on children.
     import threading
-    import bpcourse.checks._core as core
     import types
+
+    import bpcourse.checks._core as core
     threads, unlocked = set(), []
 
     def recording_parse(*args, **kwargs):

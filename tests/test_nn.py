@@ -1,18 +1,26 @@
 """Layers (``bp.nn``): backward vs central differences over random shapes and values, the
-public contract (the usage the README and notebooks rely on), scalar engine == matrix engine, shapes, bad input, reproducibility."""
+public contract (the usage the README and notebooks rely on), scalar engine == matrix engine,
+shapes, bad input, reproducibility."""
 import re
 import warnings
 
 import numpy as np
 import pytest
+from catalogue import (
+    ACTIVATION_NAMES,
+    LAYER_CASES,
+    by_name,
+    kink_margin,
+    module_gradients_analytic,
+    module_gradients_numeric,
+    rel_error,
+)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse import Value
 from bpcourse.nn import MLP, Identity, LeakyReLU, Linear, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from catalogue import (ACTIVATION_NAMES, LAYER_CASES, by_name, kink_margin, module_gradients_analytic,
-                       module_gradients_numeric, rel_error)
 
 LAYER_CLS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity}
 

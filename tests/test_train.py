@@ -271,7 +271,7 @@ def test_recorder_as_callback_averages_over_steps():
     opt = bp.optim.SGD(ref.parameters(), lr=0.1)
     loss = bp.losses.BCE(from_logits=True)
     norms = []
-    for epoch in range(3):
+    for _epoch in range(3):
         for s in (0, 32):
             ref.zero_grad()
             loss(ref(X[s:s + 32]), y[s:s + 32])

@@ -49,7 +49,7 @@ class Minibatches(Question):
         try:
             batches = list(result)
         except Exception:
-            raise BadReturn(f"minibatches should return a list of index arrays, got a {type(result).__name__}")
+            raise BadReturn(f"minibatches should return a list of index arrays, got a {type(result).__name__}")  # noqa: B904
         if len(batches) > inputs["N"] + 1:
             raise BadReturn(f"minibatches returned {len(batches)} batches for N = {inputs['N']}")
         sizes, flat = [], []

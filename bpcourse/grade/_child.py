@@ -70,6 +70,7 @@ def main():
     os.dup2(devnull, 0)
 
     import importlib
+
     from bpcourse.checks._core import run_case, strip_magics
     module = importlib.import_module(f"bpcourse.checks.{cfg['exercise']}")
     question = module.EXERCISE.question(cfg["question"])

@@ -192,7 +192,7 @@ def _load(entries, exercise, warn=None):
                 warn(f"bpcourse.grade: {k[0]}: graded {best[k].id}, not {sub.id} "
                      f"(one notebook per student and exercise)")
     # a student folder whose notebooks all belonged to other exercises counts as missing
-    for sid, path, group in entries:
+    for _sid, path, group in entries:
         if group is not None and group not in groups_kept and path is not None:
             groups_kept.add(group)
             subs.append(Submission(group, None, exercise, "missing", f"no {exercise} notebook was submitted"))

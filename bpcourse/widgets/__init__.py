@@ -11,8 +11,15 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
 """
 from ._base import Widget
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
-from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
-                        LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
+from .explorers import (
+    ActivationExplorer,
+    CircuitExplorer,
+    FiniteDifferenceExplorer,
+    LayerShapeExplorer,
+    LearningRateExplorer,
+    OptimizerExplorer,
+    SoftmaxExplorer,
+)
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
 

@@ -408,12 +408,12 @@ class Widget:
                 return False
             plan.append((ax, region, new))
         fig.canvas.restore_region(self._background)
-        for ax, region, new in plan:               # blank the region, then draw the axes' static part
+        for _ax, region, _new in plan:             # blank the region, then draw the axes' static part
             blank = Rectangle((region.x0, region.y0), region.width, region.height, transform=IdentityTransform(),
                               facecolor=fig.get_facecolor(), edgecolor="none", linewidth=0, antialiased=False)
             blank.set_figure(fig)
             blank.draw(renderer)
-        for ax, region, new in plan:
+        for ax, _region, new in plan:
             if new is not None:
                 ax.draw(renderer)
             self._regions[ax] = new

@@ -16,8 +16,20 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization, train
 from ..validate import choice, int_in_range, real
-from ._base import (FONT, OKABE_ITO, Widget, dropdown, int_slider,
-                    log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, sticky_limit, style_axes)
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    int_slider,
+    log_slider,
+    log_ylim,
+    nice_ceiling,
+    no_minor_ticks,
+    set_title,
+    sticky_limit,
+    style_axes,
+)
 
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
@@ -271,7 +283,7 @@ class InitExplorer(Widget):
         s = self._s
         depth = s["depth"]
         colours = [self._cmap(i / max(depth - 1, 1)) for i in range(depth)]
-        for ax, lines, (centres, hists, zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
+        for ax, lines, (centres, hists, _zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
                                                           (self.ax_d, self._d_lines, s["delta_hist"], "d")):
             lines.set_segments([np.column_stack([centres, h]) for h in hists])
             lines.set_color(colours)

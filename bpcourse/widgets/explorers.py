@@ -16,8 +16,19 @@ from .. import activations, losses, nn, optim
 from ..gradcheck import relative_error
 from ..scalar import Value
 from ..validate import choice, int_in_range, real
-from ._base import (FONT, OKABE_ITO, Widget, dropdown, float_slider,
-                    int_slider, log_slider, no_minor_ticks, set_title, style_axes, toggle)
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    no_minor_ticks,
+    set_title,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "SoftmaxExplorer",
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]

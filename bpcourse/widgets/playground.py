@@ -22,8 +22,20 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization, train
 from ..validate import NonFiniteError, choice, int_in_range, real
-from ._base import (FONT, OKABE_ITO, Widget, dropdown, float_slider,
-                    int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    log_ylim,
+    nice_ceiling,
+    no_minor_ticks,
+    set_title,
+    style_axes,
+)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 

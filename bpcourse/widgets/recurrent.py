@@ -14,8 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import nn, optim
 from ..validate import choice, int_in_range, real
-from ._base import (FONT, OKABE_ITO, Widget, float_slider, int_slider,
-                    log_ylim, no_minor_ticks, set_title, style_axes, toggle)
+from ._base import FONT, OKABE_ITO, Widget, float_slider, int_slider, log_ylim, no_minor_ticks, set_title, style_axes, toggle
 
 __all__ = ["RNNExplorer", "CLIP_GRID"]
 
