@@ -10,7 +10,7 @@ ALLOW_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 LAB_ARGS ?=
 LAB_ROOT ?= $(CURDIR)
 
-.PHONY: lab test exercises bench clean
+.PHONY: lab test test-fast exercises bench clean
 
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
@@ -33,6 +33,10 @@ lab: $(STAMP)
 # OpenBLAS threads make medium-sized products many times slower on a busy 2-core machine
 test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the package, the checks, ruff and mypy: no notebook execution, no browser, no hostile corpus
+test-fast: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -m "not notebook and not browser and not slow" tests $(PYTEST_ARGS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m bpcourse.exercises
