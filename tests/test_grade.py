@@ -291,7 +291,7 @@ def test_notebook_code_is_parsed_only_in_the_calling_thread(tmp_path, monkeypatc
     import threading
     import types
 
-    import bpcourse.checks._core as core
+    import bpcourse.notebook_source as core
     threads, unlocked = set(), []
 
     def recording_parse(*args, **kwargs):
@@ -479,3 +479,17 @@ def test_the_private_tmp_has_the_size_the_limits_ask_for():
     assert tmp_size(box._build_bwrap_args()) == Limits.tmp_mb * 2**20
     assert tmp_size(box._bwrap_args(Limits(tmp_mb=3))) == 3 * 2**20
     assert tmp_size(box._bwrap_args()) == Limits.tmp_mb * 2**20
+
+
+def test_statuses_are_an_enum_that_reads_as_the_csv_words(tmp_path):
+    import bpcourse.notebook_source as source
+    from bpcourse.grade import notebook as grade_notebook
+    from bpcourse.grade.status import STATUS_ORDER, Status
+    assert {s.value for s in Status} == STATUSES
+    assert [str(s) for s in STATUS_ORDER] == ["invalid_notebook", "timeout", "memory", "crash", "missing", "ok"]
+    assert f"{Status.TIMEOUT}" == "timeout" and Status.OK == "ok" and json.dumps(Status.CRASH) == '"crash"'
+    path = tmp_path / "s.csv"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerow([Status.INVALID_NOTEBOOK, Status.OK])
+    assert path.read_text().strip() == "invalid_notebook,ok"
+    assert grade_notebook.top_level_names is source.top_level_names      # one parser for checks and grader

@@ -71,7 +71,8 @@ def main():
 
     import importlib
 
-    from bpcourse.checks._core import run_case, strip_magics
+    from bpcourse.checks._core import run_case
+    from bpcourse.notebook_source import strip_magics
     module = importlib.import_module(f"bpcourse.checks.{cfg['exercise']}")
     question = module.EXERCISE.question(cfg["question"])
     inputs = [question.inputs(case) for case in cfg["cases"]]       # before any learner code runs
