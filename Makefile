@@ -10,7 +10,9 @@ ALLOW_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 LAB_ARGS ?=
 LAB_ROOT ?= $(CURDIR)
 
-.PHONY: lab test site site-test exercises bench clean
+.PHONY: lab test test-fast site site-test exercises bench clean
+
+
 
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
@@ -47,6 +49,11 @@ site: $(SITE_STAMP)
 # builds the site, then opens every page in headless Chromium (tests/site); .ci/run runs it after make test
 site-test: site
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests/site $(PYTEST_ARGS)
+
+
+# the package, the checks, ruff and mypy: no notebook execution, no browser, no hostile corpus
+test-fast: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -m "not notebook and not browser and not slow" tests $(PYTEST_ARGS)
 
 exercises: $(STAMP)
 	$(BIN)/python -m bpcourse.exercises

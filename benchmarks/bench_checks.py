@@ -26,7 +26,7 @@ def time_checks(repeat, only=None):
     from bpcourse.checks import EXERCISE_KEYS, get_exercise
     from bpcourse.checks._core import CORRECT
     sys.path.insert(0, str(HERE.parent / "tests"))
-    from test_checks import SOLVED          # each solution notebook's definitions, run once
+    from test_checks import SOLVED  # each solution notebook's definitions, run once
     rows = []
     for key in EXERCISE_KEYS:
         if only and key not in only:

@@ -257,9 +257,10 @@ def time_browser(presses, only=None):
     import nbformat
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo / "tests" / "ui"))
-    import conftest as ui                     # make lab in a throw-away folder, Chromium's path
     from playwright.sync_api import sync_playwright
     from test_lab import _run_all_cells, _wait_kernel_idle
+
+    import conftest as ui  # make lab in a throw-away folder, Chromium's path
 
     chosen = [w for w in BROWSER_SLIDERS if not only or w[0] in only]
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",

@@ -63,9 +63,9 @@ def matmul_costs(net, X, repeats=20):
         if hasattr(layer, "W"):
             W = layer.W.data
             delta = rng.random((X.shape[0], W.shape[0]))
-            for what, f in ((f"{i}: A_prev @ W.T", lambda: A @ W.T), (f"{i}: delta.T @ A_prev", lambda: delta.T @ A),
+            for what, f in ((f"{i}: A_prev @ W.T", lambda: A @ W.T), (f"{i}: delta.T @ A_prev", lambda: delta.T @ A),  # noqa: B023
                             (f"{i}: delta @ W" + ("   (dL/dX of the data: unused)" if i == 0 else ""),
-                             lambda: delta @ W)):
+                             lambda: delta @ W)):  # noqa: B023
                 ts = []
                 for _ in range(repeats):
                     t0 = time.perf_counter()
@@ -79,8 +79,9 @@ def matmul_costs(net, X, repeats=20):
 def main(argv=None):
     args = parse_args(argv)
     H.pin_threads(args.threads)
-    import bpcourse as bp
     import bench_mlp as B
+
+    import bpcourse as bp
     sizes = NETS[args.batch]
     X, y = B.make_data(sizes, args.batch)
     net = bp.nn.MLP(sizes, activation=args.activation, seed=0)

@@ -107,7 +107,7 @@ def targets_section(mlp_runs, scalar_runs):
             cells.append(f"{show[x['met']]} ({value})")
         lines.append(f"| {r['sizes']} batch {r['batch']}: {r['target']} | " + " | ".join(cells) + " |")
     by_heap = {}
-    for i, run in scalar_runs:
+    for _i, run in scalar_runs:
         by_heap.setdefault(run["result"]["heap"], []).append(run["result"])
     for heap, results in by_heap.items():
         cells = [f"{show[x['met']]} ({x['speedup']:.2f}x)" if x["speedup"] else "micrograd not installed"

@@ -3,17 +3,42 @@
     import bpcourse as bp
     net = bp.nn.MLP([2, 16, 16, 1], activation="tanh", seed=0)
 """
-from . import (activations, attention, conv, data, diagnostics, draw, gates, init, input_gradients,
-               layers, losses, module, nn, optim, plotting, regularization, rnn, train, validate)
+from importlib import metadata as _metadata
+
+from . import (
+    activations,
+    attention,
+    conv,
+    data,
+    dense,
+    diagnostics,
+    draw,
+    gates,
+    init,
+    input_gradients,
+    layers,
+    losses,
+    module,
+    nn,
+    optim,
+    plotting,
+    regularization,
+    rnn,
+    train,
+    validate,
+)
 from .gradcheck import GradcheckError, gradcheck, gradcheck_report, numerical_gradient, relative_error
 from .scalar import Value
 
-__version__ = "0.1.0"
+try:                                  # one version, written in pyproject.toml only
+    __version__ = _metadata.version("bpcourse")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
-__all__ = ["Value", "activations", "attention", "conv", "data", "diagnostics", "draw", "gates",
+__all__ = ["Value", "activations", "attention", "conv", "data", "dense", "diagnostics", "draw", "gates",
            "init", "input_gradients", "layers", "losses", "module", "nn", "optim", "plotting",
-           "regularization", "rnn", "train", "validate", "gradcheck", "gradcheck_report",
-           "GradcheckError", "numerical_gradient", "relative_error", "widgets", "__version__"]
+           "regularization", "rnn", "train", "validate", "gradcheck", "gradcheck_report", "GradcheckError",
+           "numerical_gradient", "relative_error", "widgets", "__version__"]
 
 
 def __getattr__(name):

@@ -32,7 +32,7 @@ from .activations import softmax
 from .init import as_rng
 from .layers import LayerNorm
 from .module import Module, Parameter
-from .nn import GELU, Linear
+from .dense import GELU, Linear
 from .validate import positive_int, real
 
 __all__ = ["Embedding", "CausalSelfAttention", "TransformerBlock", "TinyGPT", "check_ids"]

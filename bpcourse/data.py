@@ -22,14 +22,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import math
-import numbers
 import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .validate import positive_int, real
+from .validate import as_rng, int_in_range, positive_int, real
 
 __all__ = [
     "xor",
@@ -58,44 +57,10 @@ __all__ = [
 # argument checks
 # --------------------------------------------------------------------------
 
-def _rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed}")
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be an int or np.random.Generator, got {seed!r}")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_real(name: str, value, *, low: float = 0.0, low_open: bool = False,
-                high: float | None = None, high_open: bool = True) -> float:
-    bounds = f"{'>' if low_open else '>='} {low}"
-    if high is not None:
-        bounds += f" and {'<' if high_open else '<='} {high}"
-    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
-    value = float(value)
-    too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-    return value
-
-
-def _check_sizes(n, classes: int = 2) -> int:
-    n = _check_int("n", n, 1)
+def _check_sizes(n, where: str, classes: int = 2) -> int:
+    n = positive_int(n, "n", where)
     if n < classes:
-        raise ValueError(f"n must be at least classes={classes} so that every "
+        raise ValueError(f"{where}: n must be at least classes={classes} so that every "
                          f"class gets a point, got n={n}")
     return n
 
@@ -128,9 +93,9 @@ def xor(n=200, noise=0.2, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    n = _check_sizes(n, "xor")
+    noise = real(noise, "noise", "xor", low=0)
+    rng = as_rng(seed, "xor")
     corners = {0: [(1.0, 1.0), (-1.0, -1.0)], 1: [(-1.0, 1.0), (1.0, -1.0)]}
     parts = []
     for c, m in enumerate(_class_counts(n, 2)):
@@ -148,9 +113,9 @@ def moons(n=200, noise=0.1, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    n = _check_sizes(n, "moons")
+    noise = real(noise, "noise", "moons", low=0)
+    rng = as_rng(seed, "moons")
     m0, m1 = _class_counts(n, 2)
     t0 = rng.uniform(0.0, np.pi, m0)
     t1 = rng.uniform(0.0, np.pi, m1)
@@ -167,10 +132,10 @@ def circles(n=200, noise=0.05, factor=0.5, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, 1}.
     """
-    n = _check_sizes(n)
-    noise = _check_real("noise", noise)
-    factor = _check_real("factor", factor, low_open=True, high=1.0)
-    rng = _rng(seed)
+    n = _check_sizes(n, "circles")
+    noise = real(noise, "noise", "circles", low=0)
+    factor = real(factor, "factor", "circles", low=0, low_open=True, high=1, high_open=True)
+    rng = as_rng(seed, "circles")
     parts = []
     for radius, m in zip((1.0, factor), _class_counts(n, 2)):
         angle = rng.uniform(0.0, 2 * np.pi, m)
@@ -187,11 +152,11 @@ def spirals(n=200, classes=2, noise=0.05, turns=1.0, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, ..., classes-1}.
     """
-    classes = _check_int("classes", classes, 2)
-    n = _check_sizes(n, classes)
-    noise = _check_real("noise", noise)
-    turns = _check_real("turns", turns, low_open=True)
-    rng = _rng(seed)
+    classes = int_in_range(classes, "classes", "spirals", 2)
+    n = _check_sizes(n, "spirals", classes)
+    noise = real(noise, "noise", "spirals", low=0)
+    turns = real(turns, "turns", "spirals", low=0, low_open=True)
+    rng = as_rng(seed, "spirals")
     parts = []
     for j, m in enumerate(_class_counts(n, classes)):
         r = rng.uniform(0.0, 1.0, m)
@@ -209,10 +174,10 @@ def gaussians(n=200, classes=2, noise=0.5, seed=0):
 
     Returns X float64 (n, 2), y int64 (n,) with values in {0, ..., classes-1}.
     """
-    classes = _check_int("classes", classes, 2)
-    n = _check_sizes(n, classes)
-    noise = _check_real("noise", noise)
-    rng = _rng(seed)
+    classes = int_in_range(classes, "classes", "gaussians", 2)
+    n = _check_sizes(n, "gaussians", classes)
+    noise = real(noise, "noise", "gaussians", low=0)
+    rng = as_rng(seed, "gaussians")
     parts = []
     for j, m in enumerate(_class_counts(n, classes)):
         angle = 2 * np.pi * j / classes
@@ -257,12 +222,12 @@ def train_test_split(X, y, test_fraction=0.25, seed=0):
     if X.ndim == 0 or y.ndim != 1 or len(X) != len(y):
         raise ValueError(f"X must have shape (N, ...) and y shape (N,), got "
                          f"X {X.shape} and y {y.shape}")
-    test_fraction = _check_real("test_fraction", test_fraction, low_open=True, high=1.0)
+    test_fraction = real(test_fraction, "test_fraction", "train_test_split", low=0, low_open=True, high=1, high_open=True)
     N = len(y)
     if N < 2:
         raise ValueError(f"need at least 2 rows to split, got {N}")
     n_test = min(max(int(round(N * test_fraction)), 1), N - 1)
-    order = _rng(seed).permutation(N)
+    order = as_rng(seed, "train_test_split").permutation(N)
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
 
@@ -279,7 +244,7 @@ def one_hot(y, classes=None):
                          f"got shape {y.shape} and dtype {y.dtype}")
     if classes is None:
         classes = int(y.max()) + 1 if y.size else 0
-    classes = _check_int("classes", classes, 1 if y.size else 0)
+    classes = int_in_range(classes, "classes", "one_hot", 1 if y.size else 0)
     if y.size and (y.min() < 0 or y.max() >= classes):
         raise ValueError(f"class indices must lie in [0, {classes}), "
                          f"got values from {y.min()} to {y.max()}")
@@ -537,7 +502,7 @@ def get_batch(ids, block_size: int, batch_size: int, rng) -> tuple[np.ndarray, n
     batch_size = positive_int(batch_size, "batch_size", "get_batch")
     if len(ids) < block_size + 1:
         raise ValueError(f"get_batch: need at least block_size + 1 = {block_size + 1} ids, got {len(ids)}")
-    starts = _rng(rng).integers(0, len(ids) - block_size, size=batch_size)
+    starts = as_rng(rng, "get_batch").integers(0, len(ids) - block_size, size=batch_size)
     rows = starts[:, None] + np.arange(block_size + 1)
     window = ids[rows].astype(np.int64, copy=False)
     return window[:, :-1], window[:, 1:]
@@ -556,13 +521,13 @@ def marked_memory(n=1024, T=40, marker_steps=None, seed=0):
     is positive.  The answer is needed only after step T, so at least T − marker_steps distracting
     steps separate the value from the loss.
     """
-    n = _check_int("marked_memory: n", n, 1)
-    T = _check_int("marked_memory: T", T, 1)
+    n = positive_int(n, "n", "marked_memory")
+    T = positive_int(T, "T", "marked_memory")
     marker_steps = max(1, T // 4) if marker_steps is None else marker_steps
-    marker_steps = _check_int("marked_memory: marker_steps", marker_steps, 1)
+    marker_steps = positive_int(marker_steps, "marker_steps", "marked_memory")
     if marker_steps > T:
         raise ValueError(f"marked_memory: marker_steps must be at most T = {T}, got {marker_steps}")
-    rng = _rng(seed)
+    rng = as_rng(seed, "marked_memory")
     X = np.zeros((n, T, 2))
     X[:, :, 0] = rng.uniform(-1.0, 1.0, (n, T))
     rows, where = np.arange(n), rng.integers(0, marker_steps, n)

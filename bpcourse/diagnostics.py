@@ -23,7 +23,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .nn import Activation, Linear, Module
+from .dense import Activation, Linear
+from .module import Module
 
 __all__ = ["named_layers", "linear_layers", "activation_layers", "grad_norms", "delta_norms",
            "activation_stats", "snapshot", "update_ratio", "layer_gradients", "Recorder",
@@ -180,9 +181,14 @@ def update_ratio(before, after):
         if np.shape(W0) != np.shape(W1):
             raise ValueError(f"update_ratio: parameter {name} has shape {np.shape(W0)} before "
                              f"and {np.shape(W1)} after")
-        d, n = _norm(np.asarray(W1) - np.asarray(W0)), _norm(W0)
-        out[name] = d / n if n > 0 else (math.inf if d > 0 else 0.0)
+        out[name] = _ratio(W0, W1)
     return out
+
+
+def _ratio(W0, W1):
+    """||W1 − W0|| / ||W0||; a parameter that was all zeros gives inf if it moved, 0.0 if not."""
+    d, n = _norm(np.asarray(W1) - np.asarray(W0)), _norm(W0)
+    return d / n if n > 0 else (math.inf if d > 0 else 0.0)
 
 
 def layer_gradients(model, X, y, loss):
@@ -291,8 +297,7 @@ class Recorder:
                 self._append(self.delta_norms, self._names, self._sum_db / self._steps)
         if self.record_updates and self._before is not None:
             for (name, p), W0 in zip(self._params, self._before):
-                d, n = _norm(p.data - W0), _norm(W0)
-                self.update_ratios.setdefault(name, []).append(d / n if n > 0 else (math.inf if d > 0 else 0.0))
+                self.update_ratios.setdefault(name, []).append(_ratio(W0, p.data))
         if self.X_probe is not None:
             was_training = model.training
             model.eval()

@@ -11,12 +11,11 @@ No graphviz or other system binary is needed.  Both functions return the Axes th
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .plotting import PALETTE
 from .scalar import Value
+from .validate import layer_sizes
 
 __all__ = ["draw_graph", "draw_network", "MAX_GRAPH_NODES"]
 
@@ -162,20 +161,9 @@ def draw_graph(value, ax=None, fmt=".4g", max_nodes=MAX_GRAPH_NODES):
 # networks
 # --------------------------------------------------------------------------------------------
 
-def _check_sizes(sizes):
-    try:
-        sizes = list(sizes)
-    except TypeError:
-        sizes = None
-    if (not sizes or len(sizes) < 2
-            or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes)):
-        raise ValueError(f"draw_network: sizes must be a list of at least two positive integers, "
-                         f"e.g. [2, 3, 1]; got {sizes!r}")
-    return [int(s) for s in sizes]
-
-
 def _weight_list(weights, sizes):
-    from .nn import Linear, Module
+    from .dense import Linear
+    from .module import Module
     if isinstance(weights, Module):
         from .diagnostics import linear_layers
         weights = [layer.W.data for _, layer in linear_layers(weights)]
@@ -222,7 +210,7 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
     one LineCollection with gid "edges-l", segments in the order of ``W.ravel()``.
     Returns the Axes.
     """
-    sizes = _check_sizes(sizes)
+    sizes = layer_sizes(sizes, "draw_network")
     Ws = _weight_list(weights, sizes) if weights is not None else None
     values = _value_dict(values, sizes)
     from matplotlib.collections import LineCollection

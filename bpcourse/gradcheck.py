@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .validate import as_rng
+
 __all__ = ["numerical_gradient", "relative_error", "gradcheck", "gradcheck_report", "GradcheckError",
            "DEFAULT_TOL"]
 
@@ -88,7 +90,7 @@ def _errors(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
       analytic backward for upstream gradient G.
     """
     # the upstream gradient G gets its own stream, so it never equals data drawn with the same seed
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([int(seed), 7919])
+    rng = as_rng(seed if isinstance(seed, np.random.Generator) else [int(seed), 7919])
     xs = [np.array(x, dtype=np.float64) if not (isinstance(x, np.ndarray) and x.dtype.kind == "f")
           else x.copy() for x in inputs]
     report = {}

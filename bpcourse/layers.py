@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .init import as_rng
-from .nn import Module, Parameter, _check_finite
+from .module import Module, Parameter, check_finite
+from .validate import as_rng, positive_int, real
 
 __all__ = ["BatchNorm", "LayerNorm", "Residual", "Dropout"]
-
-
-def _check_size(layer, arg, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{layer}: {arg} must be a positive integer, got {v!r}")
-    return int(v)
 
 
 def _check_input(layer, X, n):
@@ -30,7 +24,7 @@ def _check_input(layer, X, n):
     X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != n:
         raise ValueError(f"{layer.name}: expected input of shape (N, {n}), got {X.shape}")
-    _check_finite(X, layer.name)
+    check_finite(X, layer.name)
     return X
 
 
@@ -75,11 +69,9 @@ class BatchNorm(Module):
     """
 
     def __init__(self, n, eps=1e-5, momentum=0.1, name=None):
-        n = _check_size("BatchNorm", "n", n)
-        if not eps > 0:
-            raise ValueError(f"BatchNorm: eps must be > 0, got {eps!r}")
-        if not 0 < momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in (0, 1], got {momentum!r}")
+        n = positive_int(n, "n", "BatchNorm")
+        eps = real(eps, "eps", "BatchNorm", low=0, low_open=True)
+        momentum = real(momentum, "momentum", "BatchNorm", low=0, low_open=True, high=1)
         super().__init__(name or f"BatchNorm({n})")
         self.n, self.eps, self.momentum = n, float(eps), float(momentum)
         self.gamma = Parameter(np.ones(n), "gamma")
@@ -138,9 +130,8 @@ class LayerNorm(Module):
     """
 
     def __init__(self, n, eps=1e-5, name=None):
-        n = _check_size("LayerNorm", "n", n)
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        n = positive_int(n, "n", "LayerNorm")
+        eps = real(eps, "eps", "LayerNorm", low=0, low_open=True)
         super().__init__(name or f"LayerNorm({n})")
         self.n, self.eps = n, float(eps)
         self.gamma = Parameter(np.ones(n), "gamma")
@@ -231,9 +222,7 @@ class Dropout(Module):
     """
 
     def __init__(self, p=0.5, seed=0, name=None):
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p < 1:
-            raise ValueError(f"Dropout: p (the probability of dropping a unit) must be a number in [0, 1), "
-                             f"got {p!r}")
+        p = real(p, "p (the probability of dropping a unit)", "Dropout", low=0, high=1, high_open=True)
         super().__init__(name or f"Dropout({p:g})")
         self.p = float(p)
         self.rng = as_rng(seed)

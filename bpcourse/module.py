@@ -7,6 +7,7 @@ Every layer module imports these from here; ``bpcourse.nn`` re-exports them.  Co
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .validate import NonFiniteError, check_finite
 
@@ -23,21 +24,21 @@ class Parameter:
 
     __slots__ = ("data", "_grad", "_stale", "name")
 
-    def __init__(self, data, name=""):
+    def __init__(self, data: ArrayLike, name: str = "") -> None:
         self.data = np.array(data, dtype=getattr(data, "dtype", np.float64))
         self._grad = np.zeros_like(self.data)
         self._stale = False
         self.name = name
 
     @property
-    def grad(self):
+    def grad(self) -> np.ndarray:
         if self._stale:
             self._grad.fill(0.0)
             self._stale = False
         return self._grad
 
     @grad.setter
-    def grad(self, value):
+    def grad(self, value: ArrayLike) -> None:
         value = np.asarray(value)
         if value.shape != self.data.shape:
             raise ValueError(f"Parameter {self.name or '?'}: grad must have shape {self.data.shape}, "
@@ -45,10 +46,10 @@ class Parameter:
         self._grad = value
         self._stale = False
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self._stale = True
 
-    def accumulate(self, g):
+    def accumulate(self, g: np.ndarray) -> None:
         """grad += g (g has the shape of ``data``); right after ``zero_grad`` it is a plain copy."""
         if self._stale:
             np.copyto(self._grad, g)
@@ -57,7 +58,7 @@ class Parameter:
             self._grad += g
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     def __repr__(self):
@@ -69,47 +70,47 @@ class Module:
 
     training = True
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         self.name = name or type(self).__name__
 
-    def __call__(self, X):
+    def __call__(self, X: np.ndarray) -> np.ndarray:
         return self.forward(X)
 
-    def forward(self, X):  # pragma: no cover - abstract
+    def forward(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.forward")
 
-    def backward(self, dY):  # pragma: no cover - abstract
+    def backward(self, dY: np.ndarray) -> np.ndarray | None:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     # parameters -----------------------------------------------------------------
-    def own_parameters(self):
+    def own_parameters(self) -> list[Parameter]:
         """Parameters held directly by this module (not by its children)."""
         return []
 
-    def children(self):
+    def children(self) -> list[Module]:
         return []
 
-    def named_parameters(self):
+    def named_parameters(self) -> list[tuple[str, Parameter]]:
         """List of (qualified name, Parameter), e.g. ``('0.Linear1(2->16).W', p)``."""
         out = [(p.name, p) for p in self.own_parameters()]
         for i, child in enumerate(self.children()):
             out += [(f"{i}.{child.name}.{n}", p) for n, p in child.named_parameters()]
         return out
 
-    def parameters(self):
+    def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.parameters():
             p.zero_grad()
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Module:
         self.training = mode
         for child in self.children():
             child.train(mode)
         return self
 
-    def eval(self):
+    def eval(self) -> Module:
         return self.train(False)
 
     def __repr__(self):

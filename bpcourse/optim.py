@@ -13,29 +13,31 @@ The learning rate ``lr`` can be changed between steps without resetting the stat
 from __future__ import annotations
 
 import math
-import numbers
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .validate import choice, real
+
+if TYPE_CHECKING:
+    from .module import Parameter
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "clip_grad_norm", "OPTIMIZERS", "make_optimizer"]
 
 
-def _check_rate(value, what, owner, low=0.0, low_inclusive=False, high=None):
-    try:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be a number, got {value!r}") from None
-    bad = not math.isfinite(v) or (v < low if low_inclusive else v <= low) or (high is not None and v >= high)
-    if bad:
-        rng = f"{'≥' if low_inclusive else '>'} {low:g}" + (f" and < {high:g}" if high is not None else "")
-        raise ValueError(f"{owner}: {what} must be finite and {rng}, got {value!r}")
-    return v
+def _positive(value, name, where):
+    """A finite number > 0 (learning rates, eps, max_norm)."""
+    return real(value, name, where, low=0, low_open=True)
+
+
+def _fraction(value, name, where):
+    """A finite number in [0, 1) (momentum, decay rates)."""
+    return real(value, name, where, low=0, high=1, high_open=True)
 
 
 class Optimizer:
-    def __init__(self, params, lr):
+    def __init__(self, params: Iterable[Parameter], lr: float) -> None:
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list "
@@ -48,24 +50,27 @@ class Optimizer:
         self.t = 0
 
     @property
-    def lr(self):
+    def lr(self) -> float:
         return self._lr
 
     @lr.setter
-    def lr(self, value):
-        self._lr = _check_rate(value, "learning rate lr", type(self).__name__)
+    def lr(self, value: float) -> None:
+        self._lr = _positive(value, "learning rate lr", type(self).__name__)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.params:
             if hasattr(p, "zero_grad"):
                 p.zero_grad()          # lazy: see nn.Parameter
             else:
                 p.grad.fill(0.0)
 
-    def step(self):
+    def step(self) -> None:
         self.t += 1
         for i, p in enumerate(self.params):
             self._update(i, p)
+
+    def _update(self, i, p):  # pragma: no cover - each optimiser defines its rule
+        raise NotImplementedError(f"{type(self).__name__}._update")
 
     def _grad(self, p):
         return p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
@@ -74,10 +79,11 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (heavy-ball) momentum and L2 weight decay."""
 
-    def __init__(self, params, lr=0.1, momentum=0.0, weight_decay=0.0):
+    def __init__(self, params: Iterable[Parameter], lr: float = 0.1, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.momentum = _check_rate(momentum, "momentum", "SGD", low_inclusive=True, high=1.0)
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "SGD", low_inclusive=True)
+        self.momentum = _fraction(momentum, "momentum", "SGD")
+        self.weight_decay = real(weight_decay, "weight_decay", "SGD", low=0)
         self.velocity = [None] * len(self.params)
         self._scratch = [None] * len(self.params)
 
@@ -96,11 +102,12 @@ class SGD(Optimizer):
 
 
 class RMSProp(Optimizer):
-    def __init__(self, params, lr=1e-2, rho=0.99, eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-2, rho: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        self.rho = _check_rate(rho, "rho", "RMSProp", low_inclusive=True, high=1.0)
-        self.eps = _check_rate(eps, "eps", "RMSProp")
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "RMSProp", low_inclusive=True)
+        self.rho = _fraction(rho, "rho", "RMSProp")
+        self.eps = _positive(eps, "eps", "RMSProp")
+        self.weight_decay = real(weight_decay, "weight_decay", "RMSProp", low=0)
         self.s = [np.zeros_like(p.data) for p in self.params]
 
     def _update(self, i, p):
@@ -112,13 +119,14 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         b1, b2 = betas
-        self.beta1 = _check_rate(b1, "beta1", "Adam", low_inclusive=True, high=1.0)
-        self.beta2 = _check_rate(b2, "beta2", "Adam", low_inclusive=True, high=1.0)
-        self.eps = _check_rate(eps, "eps", "Adam")
-        self.weight_decay = _check_rate(weight_decay, "weight_decay", "Adam", low_inclusive=True)
+        self.beta1 = _fraction(b1, "beta1", "Adam")
+        self.beta2 = _fraction(b2, "beta2", "Adam")
+        self.eps = _positive(eps, "eps", "Adam")
+        self.weight_decay = real(weight_decay, "weight_decay", "Adam", low=0)
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
 
@@ -134,25 +142,25 @@ class Adam(Optimizer):
         p.data -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": lambda params, lr, **kw: SGD(params, lr, momentum=kw.pop("momentum", 0.9), **kw),
-              "rmsprop": RMSProp, "adam": Adam}
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    "sgd": SGD,
+    "momentum": lambda params, lr, **kw: SGD(params, lr, momentum=kw.pop("momentum", 0.9), **kw),
+    "rmsprop": RMSProp,
+    "adam": Adam,
+}
 
 
-def make_optimizer(name, params, lr, **kwargs):
+def make_optimizer(name: str, params: Iterable[Parameter], lr: float, **kwargs: Any) -> Optimizer:
     """``make_optimizer("adam", net.parameters(), 1e-3)``; unknown names list the valid ones."""
-    try:
-        cls = OPTIMIZERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}") from None
-    return cls(params, lr=lr, **kwargs)
+    return OPTIMIZERS[choice(name, OPTIMIZERS, "optimizer", "make_optimizer")](params, lr=lr, **kwargs)
 
 
-def clip_grad_norm(params, max_norm):
+def clip_grad_norm(params: Iterable[Parameter], max_norm: float) -> float:
     """Rescale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Returns the norm *before* clipping (as PyTorch's clip_grad_norm_).  Pascanu et al. (2013).
     """
-    max_norm = _check_rate(max_norm, "max_norm", "clip_grad_norm")
+    max_norm = _positive(max_norm, "max_norm", "clip_grad_norm")
     params = list(params)
     total = math.sqrt(sum(float(np.vdot(p.grad, p.grad)) for p in params))
     if total > max_norm:

@@ -20,6 +20,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .validate import int_in_range, positive_int
+
 __all__ = ["PALETTE", "CYCLE", "STYLE", "use_style", "class_colors", "plot_history",
            "plot_decision_map", "plot_gradient_flow", "plot_layer_histograms", "plot_digits"]
 
@@ -143,7 +145,7 @@ def plot_history(history, ax=None):
 def _class_probabilities(model, G):
     """(M, 2) inputs -> (M, C) class probabilities (C >= 2) from the model's outputs."""
     from .activations import sigmoid, softmax
-    from .nn import Sigmoid
+    from .dense import Sigmoid
     from .train import predict
 
     out = np.asarray(predict(model, G))
@@ -167,8 +169,7 @@ def plot_decision_map(model, X, y=None, ax=None, resolution=150, proba=True):
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_map: X must have shape (N, 2) (2-D data), got {X.shape}")
-    if isinstance(resolution, bool) or not isinstance(resolution, numbers.Integral) or resolution < 2:
-        raise ValueError(f"plot_decision_map: resolution must be an integer >= 2, got {resolution!r}")
+    resolution = int_in_range(resolution, "resolution", "plot_decision_map", 2)
     if y is not None:
         y = np.asarray(y).reshape(-1)
         if len(y) != len(X):
@@ -325,8 +326,7 @@ def plot_digits(X, y=None, pred=None, n=32, ncols=8):
     for name, v in (("y", y), ("pred", pred)):
         if v is not None and len(v) != len(images):
             raise ValueError(f"plot_digits: X has {len(images)} images but {name} has {len(v)} labels")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"plot_digits: n must be a positive integer, got {n!r}")
+    n = positive_int(n, "n", "plot_digits")
     n = min(int(n), len(images))
     cols = min(ncols, n)
     rows = -(-n // cols)

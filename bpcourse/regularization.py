@@ -20,15 +20,17 @@ Typical use, between ``backward`` and the optimiser step:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from .nn import Module, Parameter
+from .module import Module, Parameter
+from .validate import choice, positive_int, real
 
-__all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "EarlyStopping"]
+__all__ = ["weight_parameters", "l2_penalty", "l1_penalty", "Regularization", "as_regularization", "EarlyStopping"]
 
 
-def weight_parameters(model):
+def weight_parameters(model: Module | list[Parameter] | tuple[Parameter, ...]) -> list[Parameter]:
     """The weight matrices of ``model``: its parameters with two or more dimensions.
 
     ``model`` may be a Module, or a list of Parameters (then used as given).
@@ -41,19 +43,12 @@ def weight_parameters(model):
     return params
 
 
-def _check_lam(lam, fn):
-    if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(lam) or lam < 0:
-        raise ValueError(f"{fn}: lam must be a finite number ≥ 0, got {lam!r}")
-    return float(lam)
-
-
-def l2_penalty(model, lam, add_grad=False):
+def l2_penalty(model: Module | list[Parameter], lam: float, add_grad: bool = False) -> float:
     """(lam/2) Σ_W ‖W‖² over the weight matrices; with ``add_grad`` also W.grad += lam·W.
 
     Returns the penalty as a float (add it to the data loss to report the total loss).
     """
-    lam = _check_lam(lam, "l2_penalty")
+    lam = real(lam, "lam", "l2_penalty", low=0)
     total = 0.0
     for W in weight_parameters(model):
         total += float(np.sum(W.data * W.data))
@@ -62,19 +57,59 @@ def l2_penalty(model, lam, add_grad=False):
     return 0.5 * lam * total
 
 
-def l1_penalty(model, lam, add_grad=False):
+def l1_penalty(model: Module | list[Parameter], lam: float, add_grad: bool = False) -> float:
     """lam Σ_W |W| over the weight matrices; with ``add_grad`` also W.grad += lam·sign(W).
 
     |w| has no derivative at 0; we use the subgradient sign(0) = 0, so an exactly-zero
     weight is left where it is.
     """
-    lam = _check_lam(lam, "l1_penalty")
+    lam = real(lam, "lam", "l1_penalty", low=0)
     total = 0.0
     for W in weight_parameters(model):
         total += float(np.sum(np.abs(W.data)))
         if add_grad:
             W.grad += lam * np.sign(W.data)
     return lam * total
+
+
+class Regularization:
+    """L2 ("l2": penalty lam/2·||W||², gradient lam·W) or L1 ("l1": lam·Σ|W|, gradient lam·sign W).
+
+    Applied to weight matrices only (parameters with 2 or more dimensions), never to biases:
+    what ``train.train_step`` and ``train.fit`` do with ``regularization=``.  Any object with
+    ``penalty(W) -> float`` and ``gradient(W) -> array`` can be passed instead.
+    """
+
+    KINDS = ("l1", "l2")
+
+    def __init__(self, kind: str, lam: float) -> None:
+        self.kind = choice(kind, self.KINDS, "kind", "Regularization")
+        self.lam = real(lam, "lam (the strength)", "Regularization", low=0)
+
+    def penalty(self, W: np.ndarray) -> float:
+        if self.kind == "l2":
+            return 0.5 * self.lam * float(np.vdot(W, W))
+        return self.lam * float(np.abs(W).sum())
+
+    def gradient(self, W: np.ndarray) -> np.ndarray:
+        return self.lam * W if self.kind == "l2" else self.lam * np.sign(W)
+
+    def __repr__(self):
+        return f"Regularization({self.kind!r}, {self.lam:g})"
+
+
+def as_regularization(reg: Any) -> Any:
+    """None, a pair ``("l2", lam)``/``("l1", lam)``, or an object with penalty/gradient -> that object."""
+    if reg is None:
+        return None
+    if isinstance(reg, (tuple, list)):
+        if len(reg) != 2:
+            raise ValueError(f"regularization: expected a pair like ('l2', 1e-4), got {reg!r}")
+        return Regularization(*reg)
+    if hasattr(reg, "penalty") and hasattr(reg, "gradient"):
+        return reg
+    raise ValueError(f"regularization: expected None, ('l2', lam), ('l1', lam) or an object with "
+                     f"penalty(W) and gradient(W), got {reg!r}")
 
 
 class EarlyStopping:
@@ -96,13 +131,12 @@ class EarlyStopping:
     ``wait`` (epochs since the last improvement), ``stopped`` (True once it said stop).
     """
 
-    def __init__(self, patience=5, min_delta=0.0, model=None):
-        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
-        if not isinstance(min_delta, (int, float, np.integer, np.floating)) or not min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be a number ≥ 0, got {min_delta!r}")
-        if model is not None and not isinstance(model, Module):
-            raise TypeError(f"EarlyStopping: model must be a bpcourse Module, got {type(model).__name__}")
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, model: Module | None = None) -> None:
+        patience = positive_int(patience, "patience", "EarlyStopping")
+        min_delta = real(min_delta, "min_delta", "EarlyStopping", low=0)
+        if model is not None and not (isinstance(model, Module) or callable(getattr(model, "parameters", None))):
+            raise TypeError(f"EarlyStopping: model must be a bpcourse Module (or have parameters()), "
+                            f"got {type(model).__name__}")
         self.patience, self.min_delta, self.model = int(patience), float(min_delta), model
         self.reset()
 
@@ -135,7 +169,7 @@ class EarlyStopping:
         self.stopped = self.stopped or self.wait >= self.patience
         return self.stopped
 
-    def restore(self):
+    def restore(self) -> Module:
         """Copy the parameters saved at the best epoch back into the model."""
         if self.model is None:
             raise RuntimeError("EarlyStopping.restore: no model was given (EarlyStopping(..., model=net))")

@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import get_activation
-from .init import as_rng, initialize
-from .nn import Module, Parameter, _check_finite
-from .validate import positive_int
+from .init import initialize
+from .module import Module, Parameter, check_finite
+from .validate import as_rng, positive_int
 
 __all__ = ["RNN", "check_truncate", "truncation_cut"]
 
@@ -61,9 +61,7 @@ class RNN(Module):
     """
 
     def __init__(self, n_in, n_hidden, activation="tanh", init="xavier", seed=0, name=None, truncate=None):
-        for arg, v in (("n_in", n_in), ("n_hidden", n_hidden)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"RNN: {arg} must be a positive integer, got {v!r}")
+        n_in, n_hidden = positive_int(n_in, "n_in", "RNN"), positive_int(n_hidden, "n_hidden", "RNN")
         self.f, self.fprime = get_activation(activation)     # ValueError listing valid names
         self.truncate = check_truncate(truncate, "RNN")
         super().__init__(name or f"RNN({n_in}->{n_hidden}, {activation})")
@@ -88,7 +86,7 @@ class RNN(Module):
             hint = " (one sequence? use X[None])" if X.ndim == 2 and X.shape[-1] == self.n_in else ""
             raise ValueError(f"{self.name}: expected input of shape (N, T, {self.n_in}) with T ≥ 1, "
                              f"got {X.shape}{hint}")
-        _check_finite(X, self.name)
+        check_finite(X, self.name)
         N = X.shape[0]
         if h0 is None:
             return X, np.zeros((N, self.n_hidden))

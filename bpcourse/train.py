@@ -17,18 +17,23 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .dense import Sequential
 from .diagnostics import Recorder
-from .losses import BCE, SoftmaxCrossEntropy, get_loss
-from .nn import Module, Sequential
-from .optim import clip_grad_norm
-from .validate import NonFiniteError
+from .losses import BCE, Loss, SoftmaxCrossEntropy, get_loss
+from .module import Module
+from .optim import Optimizer, clip_grad_norm
+from .regularization import EarlyStopping, Regularization, as_regularization
+from .validate import NonFiniteError, as_rng, int_in_range, positive_int, real
 
-__all__ = ["fit", "evaluate", "predict", "History", "TrainingDiverged", "Regularization",
-           "accuracy_fn"]
+__all__ = ["fit", "train_step", "evaluate", "predict", "History", "TrainingDiverged", "LossNotFinite",
+           "Regularization", "accuracy_fn"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -91,51 +96,6 @@ class History:
 
 
 # --------------------------------------------------------------------------------------------
-# regularisation
-# --------------------------------------------------------------------------------------------
-
-class Regularization:
-    """L2 ("l2": penalty lam/2·||W||², gradient lam·W) or L1 ("l1": lam·Σ|W|, gradient lam·sign W).
-
-    Applied to weight matrices only (parameters with 2 or more dimensions), never to biases.
-    Any object with ``penalty(W) -> float`` and ``gradient(W) -> array`` can be passed instead.
-    """
-
-    KINDS = ("l1", "l2")
-
-    def __init__(self, kind, lam):
-        if kind not in self.KINDS:
-            raise ValueError(f"regularization: unknown kind {kind!r}; valid: {', '.join(self.KINDS)}")
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
-            raise ValueError(f"regularization: strength must be a finite number >= 0, got {lam!r}")
-        self.kind, self.lam = kind, float(lam)
-
-    def penalty(self, W):
-        if self.kind == "l2":
-            return 0.5 * self.lam * float(np.vdot(W, W))
-        return self.lam * float(np.abs(W).sum())
-
-    def gradient(self, W):
-        return self.lam * W if self.kind == "l2" else self.lam * np.sign(W)
-
-    def __repr__(self):
-        return f"Regularization({self.kind!r}, {self.lam:g})"
-
-
-def _as_regularization(reg):
-    if reg is None:
-        return None
-    if isinstance(reg, (tuple, list)):
-        if len(reg) != 2:
-            raise ValueError(f"regularization: expected a pair like ('l2', 1e-4), got {reg!r}")
-        return Regularization(*reg)
-    if hasattr(reg, "penalty") and hasattr(reg, "gradient"):
-        return reg
-    raise ValueError(f"regularization: expected None, ('l2', lam), ('l1', lam) or an object with "
-                     f"penalty(W) and gradient(W), got {reg!r}")
-
-
-# --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
 
@@ -149,7 +109,7 @@ def _make_threshold_accuracy(threshold):
     return accuracy
 
 
-def accuracy_fn(loss, metric="auto"):
+def accuracy_fn(loss: Loss, metric: Any = "auto") -> Callable[[np.ndarray, np.ndarray], float] | None:
     """The metric used by ``fit``/``evaluate``: a function (pred, y) -> float, or None.
 
     "auto": argmax for SoftmaxCrossEntropy; threshold for BCE (logit > 0 with from_logits,
@@ -180,13 +140,6 @@ def _metric_name(fn):
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"fit: {name} must be {what}, got {value!r}")
-    return int(value)
-
 
 def _as_data(X, y, who, xname="X", yname="y"):
     if X is None or y is None:
@@ -258,7 +211,7 @@ class _EvalMode:
         return False
 
 
-def predict(model, X, batch_size=4096):
+def predict(model: Module, X: ArrayLike, batch_size: int | None = 4096) -> np.ndarray:
     """The model's outputs for X in eval mode: (N, n_in) -> (N, n_out).  Mode restored after."""
     X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
     with _EvalMode(model):
@@ -266,23 +219,78 @@ def predict(model, X, batch_size=4096):
     return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
-def evaluate(model, loss, X, y, metric="auto", batch_size=4096):
+def evaluate(model: Module, loss: Loss | str, X: ArrayLike, y: ArrayLike, metric: Any = "auto",
+             batch_size: int | None = 4096) -> tuple[float, float | None]:
     """``(mean loss, accuracy)`` of the model on (X, y) in eval mode; accuracy is None when the
     loss has no natural metric (see ``accuracy_fn``).  Weights and mode are left unchanged."""
-    loss = get_loss(loss)
-    X, y = _as_data(X, y, "evaluate")
-    y = _prepare_targets(loss, y)
-    acc_fn = accuracy_fn(loss, metric)
+    loss_fn = get_loss(loss)
+    Xa, ya = _as_data(X, y, "evaluate")
+    ya = _prepare_targets(loss_fn, ya)
+    acc_fn = accuracy_fn(loss_fn, metric)
     total_loss, total_acc = 0.0, 0.0
     with _EvalMode(model):
-        for start, stop, out in _forward_batches(model, X, batch_size):
-            yb = y[start:stop]
+        for start, stop, out in _forward_batches(model, Xa, batch_size):
+            yb = ya[start:stop]
             n = stop - start
-            total_loss += loss(out, yb) * n
+            total_loss += loss_fn(out, yb) * n
             if acc_fn is not None:
                 total_acc += acc_fn(out, yb) * n
-    N = len(X)
+    N = len(Xa)
     return total_loss / N, (total_acc / N if acc_fn is not None else None)
+
+
+# --------------------------------------------------------------------------------------------
+# one step
+# --------------------------------------------------------------------------------------------
+
+class LossNotFinite(NonFiniteError):
+    """``train_step``: the loss (or the loss plus the penalty) is NaN or inf; no weight was changed."""
+
+    def __init__(self, loss, cause=""):
+        super().__init__(f"the loss is {loss}" + (f" ({cause})" if cause else ""))
+        self.loss, self.cause = loss, cause
+
+
+def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
+               regularization: Any = None, clip: float | None = None,
+               hooks: Iterable[Callable[[Module], Any]] = ()) -> tuple[float, np.ndarray]:
+    """One step of mini-batch gradient descent on the batch (X, y); returns ``(L, out)``.
+
+    zero_grad, forward (out = model(X), shape (N, n_out)), L = loss(out, y), backward (BP1-BP4),
+    then the regulariser's gradient is added to every weight matrix and its penalty to L,
+    gradients are clipped to global norm ``clip``, and ``optimizer.step()`` updates the weights.
+    ``hooks``: functions ``hook(model)`` called right after the backward pass (e.g. a Recorder's
+    ``on_step``).  ``regularization`` is None, ``("l2", lam)``, ``("l1", lam)`` or a
+    ``Regularization``; ``loss`` a Loss object (see ``losses.get_loss``).
+
+    Raises ``NonFiniteError`` (from the forward pass) or ``LossNotFinite`` (a NonFiniteError)
+    before any weight changes when a NaN or inf appears.
+    """
+    reg = as_regularization(regularization)
+    params = model.parameters()
+    for p in params:
+        p.zero_grad()                    # lazy (Parameter): backward overwrites the buffers
+    out = model.forward(X)
+    L = loss(out, y)
+    if not math.isfinite(L):
+        raise LossNotFinite(L)
+    dout = loss.backward()
+    if isinstance(model, Sequential):
+        model.backward(dout, input_grad=False)     # the data needs no gradient
+    else:
+        model.backward(dout)
+    for hook in hooks:
+        hook(model)
+    if reg is not None:
+        for W in [p for p in params if p.data.ndim >= 2]:      # weight matrices, never biases
+            W.grad += reg.gradient(W.data)
+            L += reg.penalty(W.data)
+        if not math.isfinite(L):
+            raise LossNotFinite(L, "with the regularisation penalty")
+    if clip is not None:
+        clip_grad_norm(params, clip)
+    optimizer.step()
+    return L, out
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,9 +325,106 @@ def _epoch_postfix(history):
     return post
 
 
-def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_val=None, seed=0,
-        shuffle=True, progress="auto", record_grad_norms=False, clip_norm=None, early_stopping=None,
-        regularization=None, callbacks=(), metric="auto"):
+class _Run:
+    """Everything ``fit`` checks and derives from its arguments, in the order it checks them."""
+
+    def __init__(self, model, loss, optimizer, X, y, epochs, batch_size, X_val, y_val, seed, shuffle,
+                 progress, record_grad_norms, clip_norm, early_stopping, regularization, callbacks, metric):
+        _check_model_optimizer(model, optimizer)
+        self.model, self.optimizer, self.loss = model, optimizer, get_loss(loss)
+        X, y = _as_data(X, y, "fit")
+        self.epochs = int_in_range(epochs, "epochs", "fit", 0)
+        self.batch_size = positive_int(batch_size, "batch_size", "fit")
+        self.has_val = X_val is not None or y_val is not None
+        if self.has_val:
+            X_val, y_val = _as_data(X_val, y_val, "fit", "X_val", "y_val")
+        if early_stopping is not None:
+            early_stopping = positive_int(early_stopping, "early_stopping", "fit")
+            if not self.has_val:
+                raise ValueError("fit: early_stopping needs validation data (X_val, y_val)")
+        self.clip = None if clip_norm is None else real(clip_norm, "clip_norm", "fit", low=0, low_open=True)
+        callbacks = list(callbacks) if callbacks is not None else []
+        for i, cb in enumerate(callbacks):
+            if not callable(cb):
+                raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a function "
+                                "cb(epoch, history, model)")
+        if progress not in ("auto", True, False, None):
+            raise ValueError(f"fit: progress must be 'auto', True or False, got {progress!r}")
+        self.reg = as_regularization(regularization)
+        self.acc_fn = accuracy_fn(self.loss, metric)
+        self.rng, self.shuffle = as_rng(seed), shuffle
+        self.X, self.y, self.X_val, self.y_val = X, _prepare_targets(self.loss, y), X_val, y_val
+        self.history = History(metric=_metric_name(self.acc_fn))
+        recorder = Recorder(grad_norms=True) if record_grad_norms else None
+        if recorder:
+            self.history.grad_norms = recorder.grad_norms
+        self.step_hooks = ([recorder.on_step] if recorder else []) + \
+            [cb.on_step for cb in callbacks if callable(getattr(cb, "on_step", None))]
+        self.epoch_hooks = ([recorder] if recorder else []) + callbacks
+        # the best epoch is tracked whenever there is validation data; weights kept only to restore
+        self.early_stopping = early_stopping
+        self.best = EarlyStopping(patience=early_stopping or self.epochs + 1,
+                                  model=model if early_stopping else None)
+        self.steps_per_epoch = -(-len(X) // self.batch_size)
+        self.bar = _make_progress(progress, self.epochs * self.steps_per_epoch) if self.epochs else None
+        self.bar_every = max(1, self.steps_per_epoch // 50)      # keep tqdm's cost per step negligible
+
+
+def _train_epoch(run, epoch):
+    """One pass over the (shuffled) data; returns the mean loss and accuracy over its batches."""
+    order = run.rng.permutation(len(run.X)) if run.shuffle else None
+    X, y = (run.X, run.y) if order is None else (run.X[order], run.y[order])
+    sum_loss, sum_acc, bs = 0.0, 0.0, run.batch_size
+    for step, start in enumerate(range(0, len(X), bs), start=1):
+        Xb, yb = X[start:start + bs], y[start:start + bs]
+        try:
+            L, out = train_step(run.model, run.loss, run.optimizer, Xb, yb, run.reg, run.clip, run.step_hooks)
+        except LossNotFinite as err:
+            raise _diverged(epoch, step, err.loss, run.optimizer, err.cause) from err
+        except NonFiniteError as err:
+            raise _diverged(epoch, step, math.nan, run.optimizer, str(err)) from err
+        sum_loss += L * len(Xb)
+        if run.acc_fn is not None:
+            sum_acc += run.acc_fn(out, yb) * len(Xb)
+        if run.bar is not None and step % run.bar_every == 0:
+            run.bar.update(run.bar_every)
+    if run.bar is not None and run.steps_per_epoch % run.bar_every:
+        run.bar.update(run.steps_per_epoch % run.bar_every)
+    if not all(np.isfinite(p.data.sum()) for p in run.model.parameters()):
+        raise _diverged(epoch, run.steps_per_epoch, "finite, but the last step made some "
+                        "weights NaN or inf", run.optimizer)
+    return sum_loss / len(X), sum_acc / len(X)
+
+
+def _end_epoch(run, epoch, mean_loss, mean_acc):
+    """Record the epoch, validate, run the callbacks; returns why to stop ("" to go on)."""
+    history, reason = run.history, ""
+    history.epoch.append(epoch)
+    history.loss.append(mean_loss)
+    if run.acc_fn is not None:
+        history.acc.append(mean_acc)
+    if run.has_val:
+        vl, va = evaluate(run.model, run.loss, run.X_val, run.y_val, metric=run.acc_fn)
+        history.val_loss.append(vl)
+        if va is not None:
+            history.val_acc.append(va)
+        if run.best(vl) and run.early_stopping is not None:
+            reason = "early_stopping"
+        history.best_epoch = run.best.best_epoch
+    for cb in run.epoch_hooks:
+        if cb(epoch, history, run.model) is True and not reason:
+            reason = "callback"
+    if run.bar is not None:
+        run.bar.set_postfix(_epoch_postfix(history))
+    return reason
+
+
+def fit(model: Module, loss: Loss | str, optimizer: Optimizer, X: ArrayLike, y: ArrayLike, epochs: int = 10,
+        batch_size: int = 32, X_val: ArrayLike | None = None, y_val: ArrayLike | None = None,
+        seed: int | np.random.Generator | None = 0, shuffle: bool = True, progress: bool | str | None = "auto",
+        record_grad_norms: bool = False, clip_norm: float | None = None, early_stopping: int | None = None,
+        regularization: Any = None, callbacks: Iterable[Callable[..., Any]] | None = (),
+        metric: str | Callable[..., float] | None = "auto") -> History:
     """Train ``model`` with mini-batch gradient descent; returns a ``History``.
 
     model:          a bpcourse Module, e.g. ``bp.nn.MLP([64, 32, 10])``; outputs logits.
@@ -345,131 +450,22 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
 
     Raises TrainingDiverged (a FloatingPointError) when the loss becomes NaN/inf.
     """
-    _check_model_optimizer(model, optimizer)
-    loss_fn = get_loss(loss)
-    X, y = _as_data(X, y, "fit")
-    epochs = _check_int("epochs", epochs, 0)
-    batch_size = _check_int("batch_size", batch_size, 1)
-    has_val = X_val is not None or y_val is not None
-    if has_val:
-        X_val, y_val = _as_data(X_val, y_val, "fit", "X_val", "y_val")
-    if early_stopping is not None:
-        early_stopping = _check_int("early_stopping", early_stopping, 1)
-        if not has_val:
-            raise ValueError("fit: early_stopping needs validation data (X_val, y_val)")
-    if clip_norm is not None and (isinstance(clip_norm, bool) or not isinstance(clip_norm, numbers.Real)
-                                  or not clip_norm > 0 or not math.isfinite(clip_norm)):
-        raise ValueError(f"fit: clip_norm must be None or a positive number, got {clip_norm!r}")
-    callbacks = list(callbacks) if callbacks is not None else []
-    for i, cb in enumerate(callbacks):
-        if not callable(cb):
-            raise TypeError(f"fit: callbacks[{i}] is a {type(cb).__name__}, not a function "
-                            "cb(epoch, history, model)")
-    if progress not in ("auto", True, False, None):
-        raise ValueError(f"fit: progress must be 'auto', True or False, got {progress!r}")
-    reg = _as_regularization(regularization)
-    acc_fn = accuracy_fn(loss_fn, metric)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-    y = _prepare_targets(loss_fn, y)
-    N = len(X)
-    params = model.parameters()
-    weights = [p for p in params if p.data.ndim >= 2] if reg is not None else []
-    recorder = Recorder(grad_norms=True) if record_grad_norms else None
-    step_hooks = ([recorder.on_step] if recorder else []) + \
-                 [cb.on_step for cb in callbacks if callable(getattr(cb, "on_step", None))]
-    epoch_hooks = ([recorder] if recorder else []) + callbacks
-
-    history = History(metric=_metric_name(acc_fn))
-    if recorder:
-        history.grad_norms = recorder.grad_norms
-    steps_per_epoch = -(-N // batch_size)
-    bar = _make_progress(progress, epochs * steps_per_epoch) if epochs else None
-    bar_every = max(1, steps_per_epoch // 50)      # keep tqdm's cost per step negligible
-    best_loss, best_weights, since_best = math.inf, None, 0
-    t0 = time.perf_counter()
+    run = _Run(model, loss, optimizer, X, y, epochs, batch_size, X_val, y_val, seed, shuffle, progress,
+               record_grad_norms, clip_norm, early_stopping, regularization, callbacks, metric)
+    history, t0 = run.history, time.perf_counter()
     if hasattr(model, "train"):
         model.train()
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(1, epochs + 1):
-                if shuffle:
-                    order = rng.permutation(N)
-                    Xe, ye = X[order], y[order]
-                else:
-                    Xe, ye = X, y
-                sum_loss, sum_acc = 0.0, 0.0
-                for step, start in enumerate(range(0, N, batch_size), start=1):
-                    Xb = Xe[start:start + batch_size]
-                    yb = ye[start:start + batch_size]
-                    for p in params:
-                        p.zero_grad()       # lazy (nn.Parameter): backward overwrites the buffer
-                    try:
-                        out = model.forward(Xb)
-                        L = loss_fn(out, yb)
-                    except NonFiniteError as err:
-                        raise _diverged(epoch, step, math.nan, optimizer, str(err)) from err
-                    if not math.isfinite(L):
-                        raise _diverged(epoch, step, L, optimizer)
-                    dout = loss_fn.backward()
-                    if isinstance(model, Sequential):
-                        model.backward(dout, input_grad=False)   # the data needs no gradient
-                    else:
-                        model.backward(dout)
-                    for hook in step_hooks:
-                        hook(model)
-                    if reg is not None:
-                        for W in weights:
-                            W.grad += reg.gradient(W.data)
-                            L += reg.penalty(W.data)
-                        if not math.isfinite(L):
-                            raise _diverged(epoch, step, L, optimizer, "with the regularisation penalty")
-                    if clip_norm is not None:
-                        clip_grad_norm(params, clip_norm)
-                    optimizer.step()
-                    n = len(Xb)
-                    sum_loss += L * n
-                    if acc_fn is not None:
-                        sum_acc += acc_fn(out, yb) * n
-                    if bar is not None and step % bar_every == 0:
-                        bar.update(bar_every)
-                if bar is not None and steps_per_epoch % bar_every:
-                    bar.update(steps_per_epoch % bar_every)
-                if not all(np.isfinite(p.data.sum()) for p in params):
-                    raise _diverged(epoch, steps_per_epoch, "finite, but the last step made some "
-                                    "weights NaN or inf", optimizer)
-
-                history.epoch.append(epoch)
-                history.loss.append(sum_loss / N)
-                if acc_fn is not None:
-                    history.acc.append(sum_acc / N)
-                stop, reason = False, ""
-                if has_val:
-                    vl, va = evaluate(model, loss_fn, X_val, y_val, metric=acc_fn)
-                    history.val_loss.append(vl)
-                    if va is not None:
-                        history.val_acc.append(va)
-                    if vl < best_loss:
-                        best_loss, since_best, history.best_epoch = vl, 0, epoch
-                        if early_stopping is not None:
-                            best_weights = [p.data.copy() for p in params]
-                    else:
-                        since_best += 1
-                        if early_stopping is not None and since_best >= early_stopping:
-                            stop, reason = True, "early_stopping"
-                for cb in epoch_hooks:
-                    if cb(epoch, history, model) is True and not stop:
-                        stop, reason = True, "callback"
-                if bar is not None:
-                    bar.set_postfix(_epoch_postfix(history))
-                if stop and epoch < epochs:
+            for epoch in range(1, run.epochs + 1):
+                reason = _end_epoch(run, epoch, *_train_epoch(run, epoch))
+                if reason and epoch < run.epochs:
                     history.stopped_early, history.stop_reason = True, reason
                     break
     finally:
-        if bar is not None:
-            bar.close()
+        if run.bar is not None:
+            run.bar.close()
         history.seconds = time.perf_counter() - t0
-    if best_weights is not None:
-        for p, W in zip(params, best_weights):
-            p.data[...] = W
+    if run.early_stopping is not None and run.best.best_state is not None:
+        run.best.restore()
     return history

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NonFiniteError", "positive_int", "int_in_range", "real", "choice", "pair", "as_rng",
+__all__ = ["NonFiniteError", "positive_int", "int_in_range", "real", "choice", "pair", "layer_sizes", "as_rng",
            "check_finite"]
 
 
@@ -95,10 +95,35 @@ def pair(value: Any, name: str, where: str, *, minimum: int = 1) -> tuple[int, i
     return int(a), int(b)
 
 
-def as_rng(seed: int | np.random.Generator | None = None) -> np.random.Generator:
-    """An ``np.random.Generator`` from an int seed, None, or a Generator (passed through)."""
+def layer_sizes(value: Any, where: str) -> list[int]:
+    """A network's layer widths ``[n_in, hidden..., n_out]``: at least two positive ints."""
+    try:
+        sizes = list(value) if not isinstance(value, (str, bytes)) else None
+    except TypeError:
+        sizes = None
+    if sizes is None or len(sizes) < 2 or not all(_is_int(s) and s >= 1 for s in sizes):
+        raise ValueError(f"{where}: sizes must be a list of at least two positive integers "
+                         f"(inputs, hidden..., outputs), e.g. [2, 3, 1]; got {value!r}")
+    return [int(s) for s in sizes]
+
+
+def as_rng(seed: int | np.random.Generator | None = None, where: str | None = None) -> np.random.Generator:
+    """An ``np.random.Generator`` from an int seed, None, or a Generator (passed through).
+
+    With ``where`` (the function's name) the seed must be a non-negative int or a Generator:
+    ``None`` (fresh entropy) is refused, so that function's results are always reproducible.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
+    if where is not None:
+        value: Any = seed
+        if not _is_int(value):
+            raise TypeError(f"{where}: seed must be a non-negative integer or an np.random.Generator, "
+                            f"got {seed!r}")
+        if value < 0:
+            raise ValueError(f"{where}: seed must be a non-negative integer or an np.random.Generator, "
+                             f"got {seed!r}")
+        return np.random.default_rng(int(value))
     return np.random.default_rng(seed)
 
 

@@ -3,13 +3,13 @@ import math
 
 import numpy as np
 import pytest
+from catalogue import ACTIVATION_CASES, ACTIVATION_NAMES, central_difference, rel_error
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bpcourse as bp
 from bpcourse import activations as act
-from catalogue import ACTIVATION_CASES, ACTIVATION_NAMES, central_difference, rel_error
 
 SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=5)
 

@@ -15,9 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from catalogue import ACTIVATION_NAMES, rel_error  # noqa: E402
+
 import bpcourse as bp  # noqa: E402
 from bpcourse.nn import MLP, Linear  # noqa: E402
-from catalogue import ACTIVATION_NAMES, rel_error  # noqa: E402
 
 TOL = 1e-6
 
@@ -124,7 +125,7 @@ def test_optimiser_steps_match_torch(name, record_error):
     opt, opt_t = make_ours(net.parameters()), make_theirs(_torch_params(model))
     Xt, Tt = t(X), torch_target("cross_entropy", T)
     start = [p.data.copy() for p in net.parameters()]
-    for step in range(5):
+    for _ in range(5):
         opt.zero_grad()
         loss(net(X), T)
         net.backward(loss.backward())

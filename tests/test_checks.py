@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bpcourse.checks import EXERCISE_KEYS, get_exercise
-from bpcourse.checks import _core
+from bpcourse.checks import EXERCISE_KEYS, _core, get_exercise
 from bpcourse.checks._core import CORRECT, INCORRECT, NOT_ATTEMPTED, judge_case, run_case
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -486,7 +486,7 @@ def test_marked_memory_task():
     assert bp.data.marked_memory(50, 8, marker_steps=8, seed=0)[0][:, :, 1].argmax(axis=1).max() > 4
     with pytest.raises(ValueError, match="marker_steps must be at most T = 8"):
         bp.data.marked_memory(10, 8, marker_steps=9)
-    with pytest.raises(ValueError, match="marked_memory: T must be an int >= 1"):
+    with pytest.raises(ValueError, match="marked_memory: T must be a positive integer"):
         bp.data.marked_memory(10, 0)
 
 

@@ -6,6 +6,7 @@ compare the package's numbers with the suite's independent central differences.
 """
 import numpy as np
 import pytest
+from catalogue import central_difference, module_gradients_analytic, module_gradients_numeric, rel_error
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -13,7 +14,6 @@ from hypothesis.extra import numpy as hnp
 import bpcourse as bp
 from bpcourse.gradcheck import GradcheckError, gradcheck_report
 from bpcourse.nn import MLP, Linear, Sequential, Tanh
-from catalogue import central_difference, module_gradients_analytic, module_gradients_numeric, rel_error
 
 small_arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4),
                           elements=st.floats(-2, 2))

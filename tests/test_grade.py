@@ -290,8 +290,9 @@ def test_notebook_code_is_parsed_only_in_the_calling_thread(tmp_path, monkeypatc
     # CPython 3.11's ast.parse is not safe in two threads at once ("AST constructor recursion
     # depth mismatch", seen once in CI with --jobs 2), so the thread pool must only wait on children.
     import threading
-    import bpcourse.checks._core as core
     import types
+
+    import bpcourse.notebook_source as core
     threads, unlocked = set(), []
 
     def recording_parse(*args, **kwargs):
@@ -529,3 +530,17 @@ def test_current_notebooks_are_not_taken_for_old_ones():
         assert exercise_identity(nb, path.name) == (key, None)
         del nb["metadata"]["bpcourse"]
         assert exercise_identity(nb, path.name) == (key, None)
+
+
+def test_statuses_are_an_enum_that_reads_as_the_csv_words(tmp_path):
+    import bpcourse.notebook_source as source
+    from bpcourse.grade import notebook as grade_notebook
+    from bpcourse.grade.status import STATUS_ORDER, Status
+    assert {s.value for s in Status} == STATUSES
+    assert [str(s) for s in STATUS_ORDER] == ["invalid_notebook", "timeout", "memory", "crash", "missing", "ok"]
+    assert f"{Status.TIMEOUT}" == "timeout" and Status.OK == "ok" and json.dumps(Status.CRASH) == '"crash"'
+    path = tmp_path / "s.csv"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerow([Status.INVALID_NOTEBOOK, Status.OK])
+    assert path.read_text().strip() == "invalid_notebook,ok"
+    assert grade_notebook.top_level_names is source.top_level_names      # one parser for checks and grader

@@ -4,12 +4,12 @@ import re
 
 import numpy as np
 import pytest
+from catalogue import LOSS_CASES, by_name, central_difference, rel_error
 from hypothesis import given
 from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse.losses import BCE, MSE, CosineDistance, SoftmaxCrossEntropy
-from catalogue import LOSS_CASES, by_name, central_difference, rel_error
 
 dims = st.integers(1, 4)
 seeds = st.integers(0, 2**32 - 1)

@@ -1,18 +1,26 @@
 """Layers (``bp.nn``): backward vs central differences over random shapes and values, the
-public contract (the usage the README and notebooks rely on), scalar engine == matrix engine, shapes, bad input, reproducibility."""
+public contract (the usage the README and notebooks rely on), scalar engine == matrix engine,
+shapes, bad input, reproducibility."""
 import re
 import warnings
 
 import numpy as np
 import pytest
+from catalogue import (
+    ACTIVATION_NAMES,
+    LAYER_CASES,
+    by_name,
+    kink_margin,
+    module_gradients_analytic,
+    module_gradients_numeric,
+    rel_error,
+)
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse import Value
 from bpcourse.nn import MLP, Identity, LeakyReLU, Linear, Parameter, ReLU, Sequential, Sigmoid, Tanh
-from catalogue import (ACTIVATION_NAMES, LAYER_CASES, by_name, kink_margin, module_gradients_analytic,
-                       module_gradients_numeric, rel_error)
 
 LAYER_CLS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity,
              "gelu": bp.nn.GELU}
@@ -448,3 +456,28 @@ def test_sigmoid_layer_matches_the_two_branch_sigmoid_without_warnings():
     big = ref > 1e-300
     assert np.max(np.abs(A[big] - ref[big]) / ref[big]) < 1e-14
     assert np.max(np.abs(A - ref)) < 1e-300 or np.allclose(A, ref, rtol=1e-14, atol=1e-300)
+
+
+def test_nn_is_a_plain_re_export():
+    """bp.nn re-exports every layer eagerly: no module __getattr__, the same objects as their home."""
+    import bpcourse.nn as nn
+    assert not hasattr(nn, "__getattr__")
+    assert nn.Parameter is bp.module.Parameter and nn.Module is bp.module.Module
+    assert nn.Linear is bp.dense.Linear and nn.BatchNorm is bp.layers.BatchNorm and nn.RNN is bp.rnn.RNN
+    for name in nn.__all__:
+        assert getattr(nn, name) is not None, name
+    assert {"BatchNorm", "Dropout", "RNN"} <= set(dir(nn))
+
+
+def test_linear_backward_accumulates_like_two_separate_calls(rng):
+    """BP3/BP4 through Parameter.accumulate: a second backward adds, right after zero_grad it writes."""
+    lin = Linear(4, 3, seed=0)
+    X, G = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    lin(X)
+    lin.zero_grad()
+    lin.backward(G)
+    np.testing.assert_array_equal(lin.W.grad, G.T @ X)
+    np.testing.assert_array_equal(lin.b.grad, G.sum(0))
+    lin.backward(G)
+    np.testing.assert_array_equal(lin.W.grad, 2 * (G.T @ X))
+    np.testing.assert_array_equal(lin.b.grad, 2 * G.sum(0))

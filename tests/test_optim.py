@@ -219,7 +219,7 @@ def test_bad_learning_rate(name, lr):
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_bad_learning_rate_set_later_keeps_the_old_one(name):
     opt = OPTIMIZERS[name]([param([1.0])], lr=0.1)
-    with pytest.raises(ValueError, match=r"learning rate lr must be finite and > 0, got -1"):
+    with pytest.raises(ValueError, match=r"learning rate lr must be a finite number > 0, got -1"):
         opt.lr = -1
     assert opt.lr == 0.1
 
@@ -227,12 +227,12 @@ def test_bad_learning_rate_set_later_keeps_the_old_one(name):
 @pytest.mark.parametrize("lr", ["0.1", True])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_learning_rate_must_be_a_number_not_a_numeric_string_or_bool(name, lr):
-    with pytest.raises(ValueError, match="learning rate lr must be a number"):
+    with pytest.raises(ValueError, match="learning rate lr must be a finite number"):
         OPTIMIZERS[name]([param([1.0])], lr=lr)
 
 
 @pytest.mark.parametrize("make,match", [
-    (lambda ps: SGD(ps, momentum=1.0), "SGD: momentum must be finite and ≥ 0 and < 1"),
+    (lambda ps: SGD(ps, momentum=1.0), "SGD: momentum must be a finite number >= 0 and < 1"),
     (lambda ps: SGD(ps, momentum=-0.1), "SGD: momentum"),
     (lambda ps: SGD(ps, weight_decay=-1e-4), "SGD: weight_decay"),
     (lambda ps: Adam(ps, betas=(0.9, 1.0)), "Adam: beta2"),

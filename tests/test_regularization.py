@@ -168,7 +168,7 @@ def test_early_stopping_as_a_fit_callback():
 def test_early_stopping_bad_arguments():
     with pytest.raises(ValueError, match="patience must be a positive integer"):
         EarlyStopping(patience=0)
-    with pytest.raises(ValueError, match="min_delta must be a number ≥ 0"):
+    with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
         EarlyStopping(min_delta=-1)
     with pytest.raises(TypeError, match="model must be a bpcourse Module"):
         EarlyStopping(model=[1, 2])

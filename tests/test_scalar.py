@@ -9,12 +9,12 @@ import sys
 
 import numpy as np
 import pytest
+from catalogue import SCALAR_CASES, by_name, central_difference, rel_error, value_gradients
 from hypothesis import given
 from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse import Value
-from catalogue import SCALAR_CASES, by_name, central_difference, rel_error, value_gradients
 
 
 def _float_fn(case):

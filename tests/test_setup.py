@@ -131,7 +131,7 @@ def _makefile():
     return (ROOT / "Makefile").read_text()
 
 
-@pytest.mark.parametrize("target", ["lab", "test"])
+@pytest.mark.parametrize("target", ["lab", "test", "test-fast"])
 def test_makefile_has_target(target):
     assert re.search(rf"^{target}\s*:", _makefile(), re.M), f"Makefile has no '{target}:' target"
     phony = re.search(r"^\.PHONY\s*:(.*)$", _makefile(), re.M)

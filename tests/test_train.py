@@ -271,7 +271,7 @@ def test_recorder_as_callback_averages_over_steps():
     opt = bp.optim.SGD(ref.parameters(), lr=0.1)
     loss = bp.losses.BCE(from_logits=True)
     norms = []
-    for epoch in range(3):
+    for _epoch in range(3):
         for s in (0, 32):
             ref.zero_grad()
             loss(ref(X[s:s + 32]), y[s:s + 32])
@@ -392,7 +392,7 @@ def test_zero_epochs_and_history_repr():
     (dict(X_val=np.zeros((3, 2))), "X_val and y_val must be given together"),
     (dict(X_val=np.zeros((3, 2)), y_val=np.zeros(4)), "X_val has 3 rows but y_val has 4"),
     (dict(early_stopping=3), "early_stopping needs validation data"),
-    (dict(clip_norm=-1.0), "clip_norm must be None or a positive number"),
+    (dict(clip_norm=-1.0), "fit: clip_norm must be a finite number > 0"),
     (dict(progress="yes"), "progress must be 'auto', True or False"),
     (dict(regularization=("l3", 0.1)), "unknown kind 'l3'"),
     (dict(regularization=0.1), "expected None, \\('l2', lam\\)"),
@@ -425,3 +425,74 @@ def test_bad_data_and_objects():
         fit(net, "bce_logits", opt, X, y, callbacks=[42], progress=False)
     with pytest.raises(ValueError, match="Linear1\\(2->16\\): expected input of shape \\(N, 2\\)"):
         fit(net, "bce_logits", opt, np.zeros((20, 3)), y, progress=False)
+
+
+# --------------------------------------------------------------------------------------------
+# train_step: the one step fit, the Playground and the explorers share
+# --------------------------------------------------------------------------------------------
+
+def test_train_step_is_the_step_fit_takes():
+    """One full-batch epoch of fit (no shuffle) == one train_step, bit for bit."""
+    from bpcourse.train import train_step
+    X, y = bp.data.moons(n=64, seed=0)
+    a, b = bp.nn.MLP([2, 8, 2], seed=3), bp.nn.MLP([2, 8, 2], seed=3)
+    loss = bp.losses.SoftmaxCrossEntropy()
+    h = fit(a, loss, bp.optim.SGD(a.parameters(), lr=0.3), X, y, epochs=1, batch_size=64, shuffle=False,
+            regularization=("l1", 1e-3), clip_norm=0.7, progress=False)
+    L, out = train_step(b, loss, bp.optim.SGD(b.parameters(), lr=0.3), X, y, regularization=("l1", 1e-3), clip=0.7)
+    assert h.loss == [L] and out.shape == (64, 2)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_train_step_adds_penalty_gradient_and_reports_total_loss():
+    from bpcourse.regularization import Regularization
+    from bpcourse.train import train_step
+    X, y = bp.data.moons(n=16, seed=1)
+    net = bp.nn.MLP([2, 4, 2], seed=0)
+    W0 = [p.data.copy() for p in net.parameters()]
+    reg = Regularization("l2", 0.1)
+    loss = bp.losses.SoftmaxCrossEntropy()
+    data_loss = loss(net(X), y)
+    L, _ = train_step(net, loss, bp.optim.SGD(net.parameters(), lr=1.0), X, y, regularization=reg)
+    penalty = sum(reg.penalty(W) for W in W0 if W.ndim == 2)
+    assert L == pytest.approx(data_loss + penalty, rel=1e-12)
+    for p, w0 in zip(net.parameters(), W0):     # SGD, lr=1: w0 - grad, and grad holds 0.1·W for W only
+        np.testing.assert_array_equal(p.data, w0 - p.grad)
+    W, b = net.parameters()[:2]
+    assert W.data.ndim == 2 and b.data.ndim == 1
+    data_only = bp.nn.MLP([2, 4, 2], seed=0)
+    train_step(data_only, loss, bp.optim.SGD(data_only.parameters(), lr=1.0), X, y)
+    np.testing.assert_allclose(W.grad, data_only.parameters()[0].grad + 0.1 * W0[0], rtol=1e-12)
+    np.testing.assert_array_equal(b.grad, data_only.parameters()[1].grad)
+
+
+def test_train_step_changes_nothing_when_the_loss_is_not_finite():
+    from bpcourse.train import LossNotFinite, train_step
+    net = bp.nn.MLP([2, 3, 1], seed=0)
+    W0 = [p.data.copy() for p in net.parameters()]
+    X, y = np.ones((4, 2)), np.array([[np.inf]] * 4)
+    with pytest.raises(bp.validate.NonFiniteError):
+        train_step(net, bp.losses.MSE(), bp.optim.SGD(net.parameters(), lr=0.1), X, y)
+    big = bp.nn.MLP([2, 3, 1], seed=0)
+    with pytest.raises(LossNotFinite, match="with the regularisation penalty"):
+        train_step(big, bp.losses.MSE(), bp.optim.SGD(big.parameters(), lr=0.1), X, np.zeros((4, 1)),
+                   regularization=("l2", 1e308))
+    for p, w0 in zip(net.parameters(), W0):
+        np.testing.assert_array_equal(p.data, w0)
+    for p, w0 in zip(big.parameters(), W0):
+        np.testing.assert_array_equal(p.data, w0)
+
+
+def test_early_stopping_object_as_a_fit_callback_matches_the_built_in():
+    from bpcourse.regularization import EarlyStopping
+    X, y = bp.data.moons(n=120, noise=0.3, seed=0)
+    Xv, yv = bp.data.moons(n=60, noise=0.3, seed=1)
+    runs = []
+    for how in ("built_in", "callback"):
+        net = bp.nn.MLP([2, 32, 2], seed=0)
+        kw = dict(early_stopping=2) if how == "built_in" else dict(callbacks=[EarlyStopping(patience=2)])
+        runs.append(fit(net, "cross_entropy", bp.optim.Adam(net.parameters(), lr=0.05), X, y, epochs=60,
+                        X_val=Xv, y_val=yv, progress=False, **kw))
+    assert runs[0].stopped_early and runs[1].stopped_early
+    assert runs[0].epoch == runs[1].epoch and runs[0].val_loss == runs[1].val_loss

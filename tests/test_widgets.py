@@ -59,7 +59,7 @@ def test_ipython_display_emits_png_and_view():
 def test_bad_arguments_name_the_problem():
     with pytest.raises(ValueError, match="dataset.*valid: circles"):
         bw.Playground(dataset="swirl")
-    with pytest.raises(ValueError, match="lr must lie in"):
+    with pytest.raises(ValueError, match="lr must be a finite number >= 1e-05 and <= 10"):
         bw.Playground(lr=100)
     with pytest.raises(ValueError, match="at most 10 hidden layers"):
         bw.Playground(hidden=(8,) * 11)
@@ -561,7 +561,7 @@ def test_rnn_explorer_arguments():
     w = bw.RNNExplorer(clip=0.05, n_hidden=8, seed=3)
     assert w.state()["clip"] == 0.05 and ("0.05", 0.05) in w.controls["clip"].options
     assert w.model().n_hidden == 8
-    with pytest.raises(ValueError, match="rho must lie in"):
+    with pytest.raises(ValueError, match="rho must be a finite number >= "):
         bw.RNNExplorer(rho=3.0)
     with pytest.raises(ValueError, match="activation.*valid: tanh, identity"):
         bw.RNNExplorer(activation="relu")
@@ -807,3 +807,16 @@ def test_gate_explorer_blitted_frames_equal_a_full_draw():
         w.controls[name].value = value
         ref.controls[name].value = value
         assert np.array_equal(png_pixels(w.png), png_pixels(ref.render(full=True))), f"after {name} = {value!r}"
+
+
+def test_widgets_read_the_engine_lists():
+    """One list per concept: widget menus are drawn from the engine's names, the palette is plotting's."""
+    from bpcourse import activations, optim, plotting
+    from bpcourse.widgets import _base, explorers, playground, recurrent
+    assert set(playground.ACTIVATIONS) == set(activations.ACTIVATIONS) == set(bp.nn.ACTIVATION_LAYERS)
+    assert list(bp.nn.ACTIVATION_LAYERS) == list(activations.ACTIVATIONS)
+    assert set(recurrent.RNNExplorer.ACTIVATIONS) <= set(activations.ACTIVATIONS)
+    assert set(playground.OPTIMIZERS) <= set(optim.OPTIMIZERS)
+    assert set(explorers.OptimizerExplorer.NAMES) == set(optim.OPTIMIZERS)
+    assert set(explorers.SoftmaxExplorer.LOSS_NAMES) <= set(bp.losses.LOSSES)
+    assert {k: v for k, v in _base.OKABE_ITO.items() if k != "grey"} == dict(plotting.PALETTE)

@@ -15,15 +15,14 @@ Checks verify properties, so this package holds no copy of the reference solutio
 """
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import math
-import re
-import threading
 from pathlib import Path
 
 import numpy as np
+
+from ..notebook_source import cell_source, strip_magics, top_level_names
 
 __all__ = ["Wrong", "BadReturn", "Question", "Exercise", "Verdict", "arr", "num", "unpack", "get_arr", "get_num",
            "close", "numeric_grad", "run_case", "judge_case", "top_level_names", "strip_magics", "CHECK_SEED",
@@ -402,8 +401,7 @@ def reference_code(notebook, names):
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
-        src = cell.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
+        src = cell_source(cell)
         if (top_level_names(src) or set()) & set(names):
             chunks.append("\n".join(line for line in src.splitlines()
                                      if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")))
@@ -411,43 +409,5 @@ def reference_code(notebook, names):
 
 
 # ----------------------------------------------------------------------------------------
-# static analysis of notebook code (which cell defines which name)
+# static analysis of notebook code: bpcourse.notebook_source (shared with the grader)
 # ----------------------------------------------------------------------------------------
-
-_MAGIC = re.compile(r"^(\s*)([%!])")
-# CPython 3.11's AST builder keeps its recursion depth in interpreter-wide state, so two
-# threads parsing at once can fail with "SystemError: AST constructor recursion depth
-# mismatch" (seen in the grader's thread pool); parsing is serialised here.
-_PARSE_LOCK = threading.Lock()
-
-
-def strip_magics(source):
-    """IPython magics and shell escapes (``%time``, ``!pip``) become comments."""
-    return "\n".join(_MAGIC.sub(r"\1# \2", line) for line in source.splitlines())
-
-
-def top_level_names(source):
-    """Names a cell defines at module level: def, class, imports, assignments (also inside
-    top-level if/try/with/for blocks, never inside function bodies).  Unparsable -> None."""
-    try:
-        with _PARSE_LOCK:
-            tree = ast.parse(strip_magics(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-        return None
-    names = set()
-    stack = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for t in targets:
-                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.Try)):
-            for field in ("body", "orelse", "finalbody"):
-                stack.extend(getattr(node, field, []) or [])
-            stack.extend(h for handler in getattr(node, "handlers", []) for h in handler.body)
-    return names

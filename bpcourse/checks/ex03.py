@@ -56,7 +56,7 @@ class Sigmoid(Question):
                 A = sigmoid(inputs["Z"])
         except FloatingPointError as e:
             raise BadReturn(f"sigmoid overflowed on the way ({e}): e^1000 is inf in floating point, "
-                            "even where the result then looks right. Let exp see only numbers <= 0: build both branches from np.exp(-np.abs(Z)) "
+                            "even where the result then looks right. Let exp see only numbers <= 0: build both branches from np.exp(-np.abs(Z)) "  # noqa: E501
                             "(np.where alone still computes both branches for every element)") from None
         return {"A": arr(A, "sigmoid(Z)")}
 

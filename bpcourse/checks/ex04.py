@@ -157,7 +157,7 @@ class TwoLayerBackward(Question):
             return float(np.sum(dY * net.forward(X)))
 
         for name, value in params.items():
-            close(get_arr(out, "d" + name, value.shape), numeric_grad(lambda v: loss(name, v), value), "d" + name)
+            close(get_arr(out, "d" + name, value.shape), numeric_grad(lambda v: loss(name, v), value), "d" + name)  # noqa: B023
 
 
 q1, q2, q3, q4 = LinearForward(), LinearBackward(), BackpropDelta(), TwoLayerBackward()

@@ -23,7 +23,7 @@ __all__ = ["q1", "q2", "q3", "hint", "solution", "EXERCISE", "TARGET_ACCURACY"]
 
 TARGET_ACCURACY = 0.90        # the hinted recipe gave 93-98 % on 60 grader seeds
 MAX_PARAMETERS = 200_000
-_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
+_ACTIVATIONS = {k: cls for k, cls in nn.ACTIVATION_LAYERS.items() if k != "leaky_relu"}   # the exercise's four
 
 
 class Minibatches(Question):
@@ -49,7 +49,7 @@ class Minibatches(Question):
         try:
             batches = list(result)
         except Exception:
-            raise BadReturn(f"minibatches should return a list of index arrays, got a {type(result).__name__}")
+            raise BadReturn(f"minibatches should return a list of index arrays, got a {type(result).__name__}")  # noqa: B904
         if len(batches) > inputs["N"] + 1:
             raise BadReturn(f"minibatches returned {len(batches)} batches for N = {inputs['N']}")
         sizes, flat = [], []

@@ -70,7 +70,9 @@ def main():
     os.dup2(devnull, 0)
 
     import importlib
-    from bpcourse.checks._core import run_case, strip_magics
+
+    from bpcourse.checks._core import run_case
+    from bpcourse.notebook_source import strip_magics
     module = importlib.import_module(f"bpcourse.checks.{cfg['exercise']}")
     question = module.EXERCISE.question(cfg["question"])
     inputs = [question.inputs(case) for case in cfg["cases"]]       # before any learner code runs

@@ -10,7 +10,8 @@ import os
 import re
 import stat
 
-from ..checks._core import top_level_names
+from ..notebook_source import top_level_names
+from .status import Status
 
 __all__ = ["NotebookError", "Cell", "read_notebook", "code_cells", "exercise_key", "exercise_identity",
            "plan_question", "MAX_NOTEBOOK_BYTES"]
@@ -45,41 +46,41 @@ def read_notebook(path):
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise NotebookError("missing", "the file does not exist") from None
+        raise NotebookError(Status.MISSING, "the file does not exist") from None
     except OSError as e:
-        raise NotebookError("invalid_notebook", f"cannot be read ({e.strerror})") from None
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"cannot be read ({e.strerror})") from None
     if stat.S_ISLNK(st.st_mode):
-        raise NotebookError("invalid_notebook", "is a symbolic link; submit the notebook file itself")
+        raise NotebookError(Status.INVALID_NOTEBOOK, "is a symbolic link; submit the notebook file itself")
     if not stat.S_ISREG(st.st_mode):
-        raise NotebookError("invalid_notebook", "is not a regular file")
+        raise NotebookError(Status.INVALID_NOTEBOOK, "is not a regular file")
     if st.st_size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError("invalid_notebook", f"is {st.st_size / 2**20:.0f} MB, more than the "
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"is {st.st_size / 2**20:.0f} MB, more than the "
                                                 f"{MAX_NOTEBOOK_BYTES // 2**20} MB limit; clear its outputs")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as f:
             raw = f.read(MAX_NOTEBOOK_BYTES + 1)
     except OSError as e:
-        raise NotebookError("invalid_notebook", f"cannot be read ({e.strerror})") from None
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"cannot be read ({e.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise NotebookError("invalid_notebook", f"is not UTF-8 text (byte {e.start})") from None
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"is not UTF-8 text (byte {e.start})") from None
     try:
         nb = json.loads(text)
     except ValueError as e:
-        raise NotebookError("invalid_notebook", f"is not valid JSON ({str(e)[:120]})") from None
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"is not valid JSON ({str(e)[:120]})") from None
     except RecursionError:
-        raise NotebookError("invalid_notebook", "is not valid notebook JSON (nested too deeply)") from None
+        raise NotebookError(Status.INVALID_NOTEBOOK, "is not valid notebook JSON (nested too deeply)") from None
     if not isinstance(nb, dict):
-        raise NotebookError("invalid_notebook", "is JSON but not a notebook")
+        raise NotebookError(Status.INVALID_NOTEBOOK, "is JSON but not a notebook")
     version = nb.get("nbformat")
     if version != 4:
         hint = ("; open it in Jupyter and save it to upgrade" if isinstance(version, int) and version < 4
                 else "")
-        raise NotebookError("invalid_notebook", f"has nbformat {version!r}, expected 4{hint}")
+        raise NotebookError(Status.INVALID_NOTEBOOK, f"has nbformat {version!r}, expected 4{hint}")
     if not isinstance(nb.get("cells"), list):
-        raise NotebookError("invalid_notebook", "has no list of cells")
+        raise NotebookError(Status.INVALID_NOTEBOOK, "has no list of cells")
     return nb
 
 
@@ -88,14 +89,14 @@ def code_cells(nb):
     cells = []
     for i, cell in enumerate(nb["cells"]):
         if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            raise NotebookError("invalid_notebook", f"cell {i} is malformed")
+            raise NotebookError(Status.INVALID_NOTEBOOK, f"cell {i} is malformed")
         if cell["cell_type"] != "code":
             continue
         src = cell.get("source", "")
         if isinstance(src, list) and all(isinstance(s, str) for s in src):
             src = "".join(src)
         if not isinstance(src, str):
-            raise NotebookError("invalid_notebook", f"cell {i} has a malformed source")
+            raise NotebookError(Status.INVALID_NOTEBOOK, f"cell {i} has a malformed source")
         meta = cell.get("metadata")
         tags = meta.get("tags", []) if isinstance(meta, dict) else []
         tags = {t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
@@ -180,7 +181,7 @@ def plan_question(cells, funcs):
     if undefined:
         if all(n is not None for n in names):
             which = ", ".join(f"`{f}`" for f in undefined)
-            return "missing", (f"no cell defines {which} (was the cell deleted, or the function renamed? "
+            return Status.MISSING, (f"no cell defines {which} (was the cell deleted, or the function renamed? "
                                f"graded functions must keep their names and be defined at the top level)")
         return "run", runnable
     return "run", runnable[:max(last.values()) + 1]

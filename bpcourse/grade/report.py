@@ -14,6 +14,7 @@ import tempfile
 from ..checks import get_exercise
 from ..checks._core import CORRECT
 from .runner import scrub
+from .status import Status
 
 __all__ = ["write_csv", "write_feedback", "write_gradescope", "gradescope_result", "feedback_text",
            "safe_name"]
@@ -92,8 +93,8 @@ def _unique_names(subs):
 def _state(q):
     """'correct', 'incorrect (status: memory)', 'timeout', or 'not graded' for a question never run."""
     if q.verdict:
-        return q.verdict + (f" (status: {q.status})" if q.status != "ok" else "")
-    return "not graded" if q.status == "ok" else q.status
+        return q.verdict + (f" (status: {q.status})" if q.status != Status.OK else "")
+    return "not graded" if q.status == Status.OK else q.status
 
 
 def feedback_text(s):

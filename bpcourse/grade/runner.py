@@ -17,12 +17,12 @@ from ..checks import EXERCISE_KEYS, RENUMBERED, get_exercise
 from ..checks._core import CORRECT, judge_case, solutions_dir
 from .notebook import NotebookError, code_cells, exercise_identity, exercise_key, plan_question, read_notebook
 from .sandbox import Limits, Sandbox, _under, run_child
+from .status import STATUS_ORDER, Status
 
 __all__ = ["QuestionResult", "Submission", "discover", "grade", "GRADE_SEED", "STATUS_ORDER"]
 
 GRADE_SEED = 20240917        # the grader's cases differ from the ones the notebooks check
 # the most serious status of any question becomes the submission's status
-STATUS_ORDER = ("invalid_notebook", "timeout", "memory", "crash", "missing", "ok")
 
 
 @dataclass
@@ -31,7 +31,7 @@ class QuestionResult:
     label: str
     points: float
     score: float = 0.0
-    status: str = "ok"         # ok | timeout | crash | memory | missing
+    status: str = Status.OK         # ok | timeout | crash | memory | missing
     verdict: str = ""          # correct | not attempted yet | incorrect | "" when it did not run
     message: str = ""
 
@@ -41,7 +41,7 @@ class Submission:
     id: str                    # printable name: path relative to the argument it came from
     path: str | None
     exercise: str | None = None
-    status: str = "ok"         # ok | timeout | crash | memory | invalid_notebook | missing
+    status: str = Status.OK         # ok | timeout | crash | memory | invalid_notebook | missing
     message: str = ""
     questions: list = field(default_factory=list)
     cell_errors: list = field(default_factory=list)
@@ -149,7 +149,7 @@ def _load(entries, exercise, warn=None):
         sub = Submission(sid, path)
         group_of[sid] = group
         if path is None:
-            sub.status, sub.message = "missing", "no notebook was submitted"
+            sub.status, sub.message = Status.MISSING, "no notebook was submitted"
             sub.exercise = exercise
             subs.append(sub)
             continue
@@ -172,7 +172,7 @@ def _load(entries, exercise, warn=None):
             key = exercise or key
             if key not in EXERCISE_KEYS:
                 sub.exercise = None
-                raise NotebookError("invalid_notebook", "cannot tell which exercise this is (no "
+                raise NotebookError(Status.INVALID_NOTEBOOK, "cannot tell which exercise this is (no "
                                     "`bpcourse.exercise` metadata, no exNN in the file name); pass --exercise")
             sub.exercise = key
             cells_of[sid] = code_cells(nb)
@@ -199,10 +199,10 @@ def _load(entries, exercise, warn=None):
                 warn(f"bpcourse.grade: {k[0]}: graded {best[k].id}, not {sub.id} "
                      f"(one notebook per student and exercise)")
     # a student folder whose notebooks all belonged to other exercises counts as missing
-    for sid, path, group in entries:
+    for _sid, path, group in entries:
         if group is not None and group not in groups_kept and path is not None:
             groups_kept.add(group)
-            subs.append(Submission(group, None, exercise, "missing", f"no {exercise} notebook was submitted"))
+            subs.append(Submission(group, None, exercise, Status.MISSING, f"no {exercise} notebook was submitted"))
     for sub in subs:
         if sub.exercise and not sub.questions:
             sub.questions = [QuestionResult(q.name, q.label, float(q.points))
@@ -250,7 +250,7 @@ def _run_question(sub, q, planned, cases, sandbox, limits, slots):
     if plan == "error":
         raise detail
     if plan == "missing":
-        result.status, result.message = "missing", detail
+        result.status, result.message = Status.MISSING, detail
         return result, []
     job = {"exercise": sub.exercise, "question": q.name, "cases": cases,
            "cells": [{"index": c.index, "source": c.source} for c in detail]}
@@ -277,7 +277,7 @@ def _run_question(sub, q, planned, cases, sandbox, limits, slots):
     verdict = judge_case(q, cases, payload.get("results"))
     result.verdict, result.message = verdict.state, verdict.message
     result.score = float(q.points) if verdict.state == CORRECT else 0.0
-    if outcome.status == "memory" and "MemoryError" not in result.message:
+    if outcome.status == Status.MEMORY and "MemoryError" not in result.message:
         result.message = (result.message + "; " if result.message else "") + "a cell ran out of memory (MemoryError)"
     return result, errors
 
@@ -298,7 +298,7 @@ def _internal_error(sub, q, error, log):
     log(f"bpcourse.grade: INTERNAL ERROR grading {sub.id} {q.name} ({what}); that question is marked "
         f"'crash' and the batch goes on. Please report this with the submission.")
     result = QuestionResult(q.name, q.label, float(q.points))
-    result.status = "crash"
+    result.status = Status.CRASH
     result.message = f"the grader failed on this question (internal error, {what}); not the learner's fault"
     return result
 
@@ -361,7 +361,7 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
     for sub in subs:
         sub.cell_errors = sorted(errors_of.get(sub.id, ()), key=lambda e: (e[0], e[2] or 0, e[3], e[4]))[:10]
         if sub.status == "ok":
-            sub.status = min((q.status for q in sub.questions), key=STATUS_ORDER.index, default="ok")
+            sub.status = min((q.status for q in sub.questions), key=STATUS_ORDER.index, default=Status.OK)
     return subs
 
 

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .status import Status
+
 __all__ = ["Limits", "Sandbox", "ChildOutcome", "run_child"]
 
 UID_BASE = 1_990_000_000          # job slot k runs as uid UID_BASE + k when the grader is root
@@ -241,7 +243,7 @@ def run_child(sandbox, job, limits, slot=0, timeout=None):
             os.close(fd)
         stdin.close()
         _cleanup(tmp)
-        return ChildOutcome("crash", None, f"the grader could not start a process ({e})")
+        return ChildOutcome(Status.CRASH, None, f"the grader could not start a process ({e})")
     os.close(res_w)
     os.close(out_w)
     stdin.close()
@@ -320,25 +322,25 @@ _SIGNALS = {signal.SIGSEGV: "a segmentation fault", signal.SIGBUS: "a bus error"
 
 def _outcome(rc, timed_out, flooded, result, nonce, timeout, limits, sandbox):
     if timed_out:
-        return ChildOutcome("timeout", None, f"stopped after {timeout:g} s (wall-clock limit)")
+        return ChildOutcome(Status.TIMEOUT, None, f"stopped after {timeout:g} s (wall-clock limit)")
     if flooded:
-        return ChildOutcome("crash", None, f"stopped: printed more than {limits.output_mb:g} MB of output")
+        return ChildOutcome(Status.CRASH, None, f"stopped: printed more than {limits.output_mb:g} MB of output")
     payload, problem = _parse(result, nonce)
     sig = -rc if rc is not None and rc < 0 else (rc - 128 if sandbox.kind == "bwrap" and rc and rc > 128 else 0)
     if payload is not None:
-        status = "memory" if payload.get("memory") is True else "ok"
+        status = Status.MEMORY if payload.get("memory") is True else Status.OK
         return ChildOutcome(status, payload)
     if sig == signal.SIGXCPU:
-        return ChildOutcome("timeout", None, "stopped: CPU time limit reached")
+        return ChildOutcome(Status.TIMEOUT, None, "stopped: CPU time limit reached")
     if sig:
         what = _SIGNALS.get(sig, f"signal {sig}")
-        return ChildOutcome("crash", None, f"the Python process was killed by {what} before finishing")
+        return ChildOutcome(Status.CRASH, None, f"the Python process was killed by {what} before finishing")
     if problem:
-        return ChildOutcome("crash", None, problem)
+        return ChildOutcome(Status.CRASH, None, problem)
     if rc == 70:
-        return ChildOutcome("crash", None, "the grading process itself failed while running this notebook "
+        return ChildOutcome(Status.CRASH, None, "the grading process itself failed while running this notebook "
                                            "(does the notebook change Python's builtins or the course package?)")
-    return ChildOutcome("crash", None, f"the Python process exited (code {rc}) before grading finished; "
+    return ChildOutcome(Status.CRASH, None, f"the Python process exited (code {rc}) before grading finished; "
                                        f"does the notebook call exit() or os._exit()?")
 
 

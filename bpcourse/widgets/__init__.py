@@ -13,8 +13,15 @@ from ._base import Widget
 from .adversarial import AdversarialExplorer
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
 from .gated import GateExplorer
-from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
-                        LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
+from .explorers import (
+    ActivationExplorer,
+    CircuitExplorer,
+    FiniteDifferenceExplorer,
+    LayerShapeExplorer,
+    LearningRateExplorer,
+    OptimizerExplorer,
+    SoftmaxExplorer,
+)
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
 

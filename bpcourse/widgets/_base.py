@@ -30,14 +30,15 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FixedFormatter, NullLocator
 from matplotlib.transforms import Bbox, IdentityTransform
 
+from ..plotting import PALETTE
+from ..validate import choice, int_in_range, real
+
 __all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "check_choice",
            "check_range", "check_int", "decades", "log_ylim", "nice_ceiling", "sticky_limit", "encode_png",
            "OKABE_ITO", "FONT", "style_axes", "set_title", "no_minor_ticks"]
 
-# Okabe & Ito's colour-blind-safe palette
-OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
-             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000",
-             "grey": "#999999"}
+# Okabe & Ito's colour-blind-safe palette: plotting.PALETTE plus a neutral grey for widget chrome
+OKABE_ITO = {**PALETTE, "grey": "#999999"}
 
 # Font sizes in points.  The figures render at ``Widget.dpi`` = 96, so 1 pt = 4/3 px on screen:
 # titles and labels 13 px, tick labels and legends 12 px.
@@ -48,29 +49,22 @@ _WIDE = W.Layout(width="300px")
 
 
 # --------------------------------------------------------------------------------------------
-# argument checks: bad input gets a clear error naming the argument and what was expected
+# argument checks: kept for widgets written before bpcourse.validate; new code calls validate
 # --------------------------------------------------------------------------------------------
 
 def check_choice(owner, what, value, choices):
-    if value not in choices:
-        raise ValueError(f"{owner}: unknown {what} {value!r}; valid: {', '.join(map(str, choices))}")
-    return value
+    """``validate.choice`` with the owner first (the older widget signature)."""
+    return choice(value, choices, what, owner)
 
 
 def check_range(owner, what, value, low, high):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be a number, got {value!r}") from None
-    if not (math.isfinite(v) and low <= v <= high):
-        raise ValueError(f"{owner}: {what} must lie in [{low:g}, {high:g}], got {value!r}")
-    return v
+    """``validate.real`` with closed bounds [low, high] and the owner first."""
+    return real(value, what, owner, low=low, high=high)
 
 
 def check_int(owner, what, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{owner}: {what} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
+    """``validate.int_in_range`` with the owner first."""
+    return int_in_range(value, what, owner, low, high)
 
 
 def decades(lo, hi, floor=1e-30, ceiling=1e30):
@@ -414,12 +408,12 @@ class Widget:
                 return False
             plan.append((ax, region, new))
         fig.canvas.restore_region(self._background)
-        for ax, region, new in plan:               # blank the region, then draw the axes' static part
+        for _ax, region, _new in plan:             # blank the region, then draw the axes' static part
             blank = Rectangle((region.x0, region.y0), region.width, region.height, transform=IdentityTransform(),
                               facecolor=fig.get_facecolor(), edgecolor="none", linewidth=0, antialiased=False)
             blank.set_figure(fig)
             blank.draw(renderer)
-        for ax, region, new in plan:
+        for ax, _region, new in plan:
             if new is not None:
                 ax.draw(renderer)
             self._regions[ax] = new

@@ -14,9 +14,22 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
-from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, int_slider,
-                    log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, sticky_limit, style_axes)
+from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization, train
+from ..validate import choice, int_in_range, real
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    int_slider,
+    log_slider,
+    log_ylim,
+    nice_ceiling,
+    no_minor_ticks,
+    set_title,
+    sticky_limit,
+    style_axes,
+)
 
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
@@ -86,10 +99,10 @@ class GradientFlowExplorer(Widget):
 
     def __init__(self, depth=6, activation="sigmoid", weight_scale=1.0, width=30):
         own = "GradientFlowExplorer"
-        check_int(own, "depth", depth, 1, self.MAX_DEPTH)
-        check_choice(own, "activation", activation, ACTIVATION_NAMES)
-        check_range(own, "weight_scale", weight_scale, 0.1, 10)
-        check_int(own, "width", width, 2, 100)
+        int_in_range(depth, "depth", own, 1, self.MAX_DEPTH)
+        choice(activation, ACTIVATION_NAMES, "activation", own)
+        real(weight_scale, "weight_scale", own, low=0.1, high=10)
+        int_in_range(width, "width", own, 2, 100)
         super().__init__()
         c = self.controls
         c["depth"] = int_slider("hidden layers", depth, 1, self.MAX_DEPTH)
@@ -163,10 +176,10 @@ class InitExplorer(Widget):
 
     def __init__(self, init="xavier", activation="tanh", depth=10, width=100):
         own = "InitExplorer"
-        check_choice(own, "init", init, tuple(v for _, v in INIT_CHOICES))
-        check_choice(own, "activation", activation, ACTIVATION_NAMES)
-        check_int(own, "depth", depth, 1, self.MAX_DEPTH)
-        check_int(own, "width", width, 10, 300)
+        choice(init, tuple(v for _, v in INIT_CHOICES), "init", own)
+        choice(activation, ACTIVATION_NAMES, "activation", own)
+        int_in_range(depth, "depth", own, 1, self.MAX_DEPTH)
+        int_in_range(width, "width", own, 10, 300)
         super().__init__()
         self._weights = None         # {"key": (init, width), "rng": ..., "layers": [Linear, ...]}
         self._spans = {}             # panel -> current sticky axis limit
@@ -270,7 +283,7 @@ class InitExplorer(Widget):
         s = self._s
         depth = s["depth"]
         colours = [self._cmap(i / max(depth - 1, 1)) for i in range(depth)]
-        for ax, lines, (centres, hists, zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
+        for ax, lines, (centres, hists, _zeros), panel in ((self.ax_a, self._a_lines, s["act_hist"], "A"),
                                                           (self.ax_d, self._d_lines, s["delta_hist"], "d")):
             lines.set_segments([np.column_stack([centres, h]) for h in hists])
             lines.set_color(colours)
@@ -316,10 +329,10 @@ class RemediesExplorer(Widget):
 
     def __init__(self, depth=20, skip=False, norm="none", activation="sigmoid", width=32):
         own = "RemediesExplorer"
-        check_int(own, "depth", depth, 2, self.MAX_DEPTH)
-        check_choice(own, "norm", norm, self.NORMS)
-        check_choice(own, "activation", activation, ACTIVATION_NAMES)
-        check_int(own, "width", width, 4, 128)
+        int_in_range(depth, "depth", own, 2, self.MAX_DEPTH)
+        choice(norm, self.NORMS, "norm", own)
+        choice(activation, ACTIVATION_NAMES, "activation", own)
+        int_in_range(width, "width", own, 4, 128)
         if not isinstance(skip, (bool, np.bool_)):
             raise ValueError(f"{own}: skip must be True or False, got {skip!r}")
         self.width = width
@@ -398,8 +411,8 @@ class RegularizationExplorer(Widget):
 
     def __init__(self, l2=0.0, dropout=0.0):
         own = "RegularizationExplorer"
-        check_range(own, "l2", l2, 0.0, 1.0)
-        check_range(own, "dropout", dropout, 0.0, 0.9)
+        real(l2, "l2", own, low=0.0, high=1.0)
+        real(dropout, "dropout", own, low=0.0, high=0.9)
         super().__init__()
         self._cache = {}
         X, y = data.moons(n=430, noise=0.3, seed=1)
@@ -438,12 +451,8 @@ class RegularizationExplorer(Widget):
                 net.train()
             if t == self.STEPS:
                 break
-            opt.zero_grad()
-            loss(net(d["X_train"]), ytr)
-            net.backward(loss.backward())
-            if l2 > 0:
-                regularization.l2_penalty(net, l2, add_grad=True)
-            opt.step()
+            train.train_step(net, loss, opt, d["X_train"], ytr,
+                             regularization.Regularization("l2", l2) if l2 > 0 else None)
         net.eval()
         P = activations.sigmoid(net(self._grid)[:, 0]).reshape(self.GRID, self.GRID)
         result = {"steps": steps, "train_loss": train_curve, "test_loss": test_curve, "decision": P}

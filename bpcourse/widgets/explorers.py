@@ -15,8 +15,20 @@ from matplotlib.patches import Circle, FancyArrowPatch, Rectangle
 from .. import activations, losses, nn, optim
 from ..gradcheck import relative_error
 from ..scalar import Value
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
-                    int_slider, log_slider, no_minor_ticks, set_title, style_axes, toggle)
+from ..validate import choice, int_in_range, real
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    no_minor_ticks,
+    set_title,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "SoftmaxExplorer",
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
@@ -40,7 +52,7 @@ class CircuitExplorer(Widget):
         super().__init__()
         own = "CircuitExplorer"
         for name, v in (("x", x), ("y", y), ("z", z)):
-            self.controls[name] = float_slider(name, check_range(own, name, v, -10, 10), -10.0, 10.0, 0.5, ".1f")
+            self.controls[name] = float_slider(name, real(v, name, own, low=-10, high=10), -10.0, 10.0, 0.5, ".1f")
         self._finish()
 
     # node positions in data coordinates
@@ -103,9 +115,9 @@ class ActivationExplorer(Widget):
 
     def __init__(self, activation="sigmoid", z=1.0):
         super().__init__()
-        check_choice("ActivationExplorer", "activation", activation, ACTIVATION_NAMES)
+        choice(activation, ACTIVATION_NAMES, "activation", "ActivationExplorer")
         self.controls["activation"] = dropdown("activation", activation, ACTIVATION_NAMES)
-        self.controls["z"] = float_slider("z", check_range("ActivationExplorer", "z", z, -6, 6), -6.0, 6.0, 0.1, ".1f")
+        self.controls["z"] = float_slider("z", real(z, "z", "ActivationExplorer", low=-6, high=6), -6.0, 6.0, 0.1, ".1f")
         self._finish()
 
     def _build_figure(self):
@@ -180,11 +192,11 @@ class LayerShapeExplorer(Widget):
             raise ValueError(f"{own}: sizes must be a tuple of layer sizes, got {sizes!r}") from None
         if not 2 <= len(sizes) <= 5:
             raise ValueError(f"{own}: sizes needs 2 to 5 entries (input, hidden..., output), got {len(sizes)}")
-        sizes = tuple(check_int(own, f"sizes[{i}]", s, 1, self.MAX_SIZE) for i, s in enumerate(sizes))
+        sizes = tuple(int_in_range(s, f"sizes[{i}]", own, 1, self.MAX_SIZE) for i, s in enumerate(sizes))
         self.n_layers = len(sizes) - 1
         self.figsize = (7.2, 1.0 + 1.45 * self.n_layers)
         super().__init__()
-        self.controls["batch"] = int_slider("batch N", check_int(own, "batch", batch, 1, self.MAX_BATCH), 1,
+        self.controls["batch"] = int_slider("batch N", int_in_range(batch, "batch", own, 1, self.MAX_BATCH), 1,
                                             self.MAX_BATCH)
         for i, s in enumerate(sizes):
             label = "n_in (input)" if i == 0 else ("n_out (output)" if i == len(sizes) - 1 else f"layer {i} size")
@@ -284,18 +296,18 @@ class SoftmaxExplorer(Widget):
 
     def __init__(self, n_classes=3, logits=None, target=0, loss="cross_entropy"):
         own = "SoftmaxExplorer"
-        C = check_int(own, "n_classes", n_classes, 2, 8)
+        C = int_in_range(n_classes, "n_classes", own, 2, 8)
         if logits is None:
             logits = [2.0, 1.0, 0.1, -1.0, 0.5, -0.5, 1.5, 0.0][:C]
-        logits = [check_range(own, "logit", z, -10, 10) for z in logits]
+        logits = [real(z, "logit", own, low=-10, high=10) for z in logits]
         if len(logits) != C:
             raise ValueError(f"{own}: expected {C} logits, got {len(logits)}")
-        check_choice(own, "loss", loss, self.LOSS_NAMES)
+        choice(loss, self.LOSS_NAMES, "loss", own)
         self.n_classes = C
         super().__init__()
         for i, z in enumerate(logits):
             self.controls[f"z{i}"] = float_slider(f"z{i}", z, -10.0, 10.0, 0.1, ".1f")
-        self.controls["target"] = int_slider("target class", check_int(own, "target", target, 0, C - 1), 0, C - 1)
+        self.controls["target"] = int_slider("target class", int_in_range(target, "target", own, 0, C - 1), 0, C - 1)
         self.controls["loss"] = dropdown("loss", loss, self.LOSS_NAMES)
         self._finish()
 
@@ -370,10 +382,10 @@ class FiniteDifferenceExplorer(Widget):
 
     def __init__(self, h=1e-6, dtype="float64", function="tanh", x=0.5):
         own = "FiniteDifferenceExplorer"
-        check_range(own, "h", h, 1e-15, 1.0)
-        check_choice(own, "dtype", dtype, ("float64", "float32"))
-        check_choice(own, "function", function, tuple(self.FUNCTIONS))
-        self.x = check_range(own, "x", x, -3, 3)
+        real(h, "h", own, low=1e-15, high=1.0)
+        choice(dtype, ("float64", "float32"), "dtype", own)
+        choice(function, tuple(self.FUNCTIONS), "function", own)
+        self.x = real(x, "x", own, low=-3, high=3)
         super().__init__()
         self.controls["h"] = log_slider("step h", h, 1e-15, 1.0, ".0e")
         self.controls["dtype"] = toggle("dtype", dtype, ("float64", "float32"))
@@ -459,14 +471,8 @@ def _descend(H, w0, name, lr, beta, steps, limit=1e100):
     Returns (path (k+1, d), losses (k+1,), diverged) with k <= steps; stops when |w| > limit.
     """
     w = nn.Parameter(np.array(w0, dtype=float), "w")
-    if name == "sgd":
-        opt = optim.SGD([w], lr=lr)
-    elif name == "momentum":
-        opt = optim.SGD([w], lr=lr, momentum=beta)
-    elif name == "adam":
-        opt = optim.Adam([w], lr=lr, betas=(beta, 0.999))
-    else:
-        opt = optim.RMSProp([w], lr=lr, rho=beta)
+    beta_kw = {"momentum": {"momentum": beta}, "adam": {"betas": (beta, 0.999)}, "rmsprop": {"rho": beta}}
+    opt = optim.make_optimizer(name, [w], lr, **beta_kw.get(name, {}))
     path = [w.data.copy()]
     diverged = False
     with np.errstate(all="ignore"):
@@ -508,12 +514,12 @@ class LearningRateExplorer(Widget):
 
     def __init__(self, curvature=1.0, lr=0.1, momentum=0.0, dims=1, steps=30, condition=10.0):
         own = "LearningRateExplorer"
-        check_range(own, "curvature", curvature, 0.1, 10)
-        check_range(own, "lr", lr, 1e-3, 10)
-        check_range(own, "momentum", momentum, 0.0, 0.99)
-        check_choice(own, "dims", dims, (1, 2))
-        check_int(own, "steps", steps, 1, 200)
-        self.condition = check_range(own, "condition", condition, 1, 1000)
+        real(curvature, "curvature", own, low=0.1, high=10)
+        real(lr, "lr", own, low=1e-3, high=10)
+        real(momentum, "momentum", own, low=0.0, high=0.99)
+        choice(dims, (1, 2), "dims", own)
+        int_in_range(steps, "steps", own, 1, 200)
+        self.condition = real(condition, "condition", own, low=1, high=1000)
         super().__init__()
         c = self.controls
         c["lr"] = log_slider("learning rate α", lr, 1e-3, 10.0, ".3g")
@@ -608,10 +614,10 @@ class OptimizerExplorer(Widget):
 
     def __init__(self, optimizer="momentum", lr=0.01, beta=0.9, steps=100):
         own = "OptimizerExplorer"
-        check_choice(own, "optimizer", optimizer, self.NAMES)
-        check_range(own, "lr", lr, 1e-4, 1)
-        check_range(own, "beta", beta, 0, 0.999)
-        check_int(own, "steps", steps, 5, 500)
+        choice(optimizer, self.NAMES, "optimizer", own)
+        real(lr, "lr", own, low=1e-4, high=1)
+        real(beta, "beta", own, low=0, high=0.999)
+        int_in_range(steps, "steps", own, 5, 500)
         super().__init__()
         c = self.controls
         c["optimizer"] = dropdown("optimizer", optimizer, self.NAMES)

@@ -20,10 +20,22 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.ticker import MaxNLocator
 
-from .. import activations, data, diagnostics, losses, nn, optim, regularization
-from ..validate import NonFiniteError
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
-                    int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
+from .. import activations, data, diagnostics, losses, nn, optim, regularization, train
+from ..validate import NonFiniteError, choice, int_in_range, real
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    dropdown,
+    float_slider,
+    int_slider,
+    log_slider,
+    log_ylim,
+    nice_ceiling,
+    no_minor_ticks,
+    set_title,
+    style_axes,
+)
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 
@@ -129,7 +141,7 @@ class Playground(Widget):
         cfg = self._resolve(given, preset)
         self.seed = cfg["seed"]
         self.hidden = cfg["hidden"]
-        self.steps_per_tick = check_int("Playground", "steps_per_tick", steps_per_tick, 1, 1000)
+        self.steps_per_tick = int_in_range(steps_per_tick, "steps_per_tick", "Playground", 1, 1000)
         self.history = {"step": [], "train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
         self.step_count = 0
         self.diverged_at = None
@@ -147,23 +159,23 @@ class Playground(Widget):
         """Merge defaults, preset and explicit arguments, then validate everything."""
         cfg = dict(given)
         if preset is not None:
-            check_choice("Playground", "preset", preset, tuple(PRESETS))
+            choice(preset, tuple(PRESETS), "preset", "Playground")
             for key, value in PRESETS[preset].items():
                 if key != "description" and given[key] == _DEFAULTS[key]:
                     cfg[key] = value
         own = "Playground"
-        check_choice(own, "dataset", cfg["dataset"], DATASETS)
-        check_choice(own, "activation", cfg["activation"], ACTIVATIONS)
-        check_choice(own, "init", cfg["init"], INITS)
-        check_choice(own, "loss", cfg["loss"], LOSSES)
-        check_choice(own, "optimizer", cfg["optimizer"], OPTIMIZERS)
-        check_choice(own, "regularization", cfg["regularization"], REGULARIZATIONS)
-        cfg["lr"] = check_range(own, "lr", cfg["lr"], *LR_RANGE)
-        cfg["noise"] = check_range(own, "noise", cfg["noise"], 0.0, 0.5)
-        cfg["train_fraction"] = check_range(own, "train_fraction", cfg["train_fraction"], 0.1, 0.9)
-        cfg["reg_rate"] = check_range(own, "reg_rate", cfg["reg_rate"], 0.0, 10.0)
-        cfg["batch_size"] = check_int(own, "batch_size", cfg["batch_size"], 1, MAX_BATCH)
-        cfg["seed"] = check_int(own, "seed", cfg["seed"], 0, 2**32 - 1)
+        choice(cfg["dataset"], DATASETS, "dataset", own)
+        choice(cfg["activation"], ACTIVATIONS, "activation", own)
+        choice(cfg["init"], INITS, "init", own)
+        choice(cfg["loss"], LOSSES, "loss", own)
+        choice(cfg["optimizer"], OPTIMIZERS, "optimizer", own)
+        choice(cfg["regularization"], REGULARIZATIONS, "regularization", own)
+        cfg["lr"] = real(cfg["lr"], "lr", own, low=LR_RANGE[0], high=LR_RANGE[1])
+        cfg["noise"] = real(cfg["noise"], "noise", own, low=0.0, high=0.5)
+        cfg["train_fraction"] = real(cfg["train_fraction"], "train_fraction", own, low=0.1, high=0.9)
+        cfg["reg_rate"] = real(cfg["reg_rate"], "reg_rate", own, low=0.0, high=10.0)
+        cfg["batch_size"] = int_in_range(cfg["batch_size"], "batch_size", own, 1, MAX_BATCH)
+        cfg["seed"] = int_in_range(cfg["seed"], "seed", own, 0, 2**32 - 1)
         hidden = cfg["hidden"]
         if isinstance(hidden, (int, np.integer)):
             hidden = (hidden,)
@@ -173,7 +185,7 @@ class Playground(Widget):
             raise ValueError(f"Playground: hidden must be a tuple of layer widths, got {hidden!r}") from None
         if len(hidden) > MAX_LAYERS:
             raise ValueError(f"Playground: at most {MAX_LAYERS} hidden layers, got {len(hidden)}")
-        cfg["hidden"] = tuple(check_int(own, "hidden layer width", h, 1, MAX_WIDTH) for h in hidden)
+        cfg["hidden"] = tuple(int_in_range(h, "hidden layer width", own, 1, MAX_WIDTH) for h in hidden)
         return cfg
 
     def _make_controls(self, cfg, preset):
@@ -265,7 +277,7 @@ class Playground(Widget):
 
     def apply_preset(self, name):
         """Set the controls to a scenario from PRESETS and reset (one redraw)."""
-        check_choice("Playground", "preset", name, tuple(PRESETS))
+        choice(name, tuple(PRESETS), "preset", "Playground")
         p = dict(_DEFAULTS, **PRESETS[name])
         self._hold += 1
         try:
@@ -313,11 +325,7 @@ class Playground(Widget):
         self._order, self._cursor = np.empty(0, dtype=int), 0
 
     def _new_optimizer(self):
-        name, lr, params = self._value("optimizer"), self._value("lr"), self.model.parameters()
-        if name == "adam":
-            self.optimizer = optim.Adam(params, lr=lr)
-        else:
-            self.optimizer = optim.SGD(params, lr=lr, momentum=0.9 if name == "momentum" else 0.0)
+        self.optimizer = optim.make_optimizer(self._value("optimizer"), self.model.parameters(), self._value("lr"))
 
     def reset(self):
         """New weights (same seed), fresh optimiser state, empty history; redraw."""
@@ -347,26 +355,20 @@ class Playground(Widget):
     def _train_step(self):
         """One mini-batch step: forward, loss, backward (BP1-BP4), regulariser gradient, update."""
         Xb, yb = self._next_batch()
-        self.optimizer.zero_grad()
-        L = self.loss_fn(self.model(Xb), self._targets(yb))
-        if not np.isfinite(L) or L > self._blow_up:
-            raise _Diverged
-        self.model.backward(self.loss_fn.backward())
         reg, rate = self._value("regularization"), self._value("reg_rate")
-        if reg != "none" and rate > 0:         # adds rate·sign(W) or rate·W to every W.grad
-            penalty = regularization.l1_penalty if reg == "l1" else regularization.l2_penalty
-            penalty(self.model, rate, add_grad=True)
-        norms = _grad_norms(self.linears)
-        self.optimizer.step()
+        reg = regularization.Regularization(reg, rate) if reg != "none" and rate > 0 else None
+        L, _ = train.train_step(self.model, self.loss_fn, self.optimizer, Xb, self._targets(yb), reg)
+        if L > self._blow_up:                  # the step is rolled back by _run
+            raise _Diverged
         self.step_count += 1
-        return norms
+        return _grad_norms(self.linears)       # the step leaves .grad as it was used
 
     def step(self, n=1):
         """Run ``n`` mini-batch steps (history recorded every ``steps_per_tick`` steps), then redraw.
 
         Returns self.  A divergence (non-finite loss or weights) stops early: see ``diverged_at``.
         """
-        n = check_int("Playground.step", "n", n, 0, 10**7)
+        n = int_in_range(n, "n", "Playground.step", 0, 10**7)
         while n > 0 and self._run(min(n, self.steps_per_tick)):
             n -= min(n, self.steps_per_tick)
         self._draw()

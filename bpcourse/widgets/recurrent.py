@@ -13,8 +13,8 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import nn, optim
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider,
-                    log_ylim, no_minor_ticks, set_title, style_axes, toggle)
+from ..validate import choice, int_in_range, real
+from ._base import FONT, OKABE_ITO, Widget, float_slider, int_slider, log_ylim, no_minor_ticks, set_title, style_axes, toggle
 
 __all__ = ["RNNExplorer", "CLIP_GRID"]
 
@@ -61,13 +61,13 @@ class RNNExplorer(Widget):
 
     def __init__(self, rho=0.9, length=30, clip=None, activation="tanh", n_hidden=16, seed=0):
         own = "RNNExplorer"
-        rho = check_range(own, "rho", rho, *self.RHO_RANGE)
-        check_int(own, "length", length, 2, self.MAX_LENGTH)
+        rho = real(rho, "rho", own, low=self.RHO_RANGE[0], high=self.RHO_RANGE[1])
+        int_in_range(length, "length", own, 2, self.MAX_LENGTH)
         if clip is not None:
-            clip = float(check_range(own, "clip (None for no clipping)", clip, 1e-3, 1e6))
-        check_choice(own, "activation", activation, self.ACTIVATIONS)
-        self.n_hidden = check_int(own, "n_hidden", n_hidden, 2, 64)
-        self.seed = check_int(own, "seed", seed, 0, 2**32 - 1)
+            clip = float(real(clip, "clip (None for no clipping)", own, low=1e-3, high=1e6))
+        choice(activation, self.ACTIVATIONS, "activation", own)
+        self.n_hidden = int_in_range(n_hidden, "n_hidden", own, 2, 64)
+        self.seed = int_in_range(seed, "seed", own, 0, 2**32 - 1)
         super().__init__()
         self.X = np.random.default_rng(self.seed).standard_normal((self.BATCH, self.MAX_LENGTH, self.N_IN))
         c = self.controls

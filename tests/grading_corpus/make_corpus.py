@@ -228,7 +228,7 @@ def build(out_dir, gradebook=None):
             "        return True\n"
             "    except OSError:\n"
             "        return False\n"
-            f"ISOLATED = (not _network() and os.geteuid() != 0 and not os.path.exists({str(out.resolve())!r} + '/solution.ipynb')\n"
+            f"ISOLATED = (not _network() and os.geteuid() != 0 and not os.path.exists({str(out.resolve())!r} + '/solution.ipynb')\n"  # noqa: E501
             "            and not os.listdir('/root' if os.path.isdir('/root') else '/nonexistent-dir') == ['x'])\n"
             "ISOLATED = ISOLATED and not any(p.endswith('.ipynb') for p in os.listdir(os.path.expanduser('~')))"),
         "threads_spam": insert_after_setup(
