@@ -145,6 +145,11 @@ CHANGES = [
     ("RNNExplorer", {}, "length", [10, 60, 100, 30]),
     ("RNNExplorer", {}, "activation", ["identity", "tanh"]),
     ("RNNExplorer", {}, "clip", [0.1, 1.0, 10.0, float("inf")]),
+    ("ConvExplorer", {}, "digit", [1, 5, 8, 0]),
+    ("ConvExplorer", {}, "preset", ["blur", "sharpen", "horizontal edge", "vertical edge"]),
+    ("ConvExplorer", {}, "w11", [1.0, -0.5, 2.0, 0.0]),
+    ("ConvExplorer", {}, "i", [0, 5, 7, 3]),
+    ("ConvExplorer", {}, "j", [0, 6, 7, 2]),
 ]
 
 

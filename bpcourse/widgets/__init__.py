@@ -14,8 +14,10 @@ from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, Re
 from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
+from .conv import ConvExplorer
 from .recurrent import RNNExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
            "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
-           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer"]
+           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer",
+           "ConvExplorer"]
