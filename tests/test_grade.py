@@ -191,14 +191,14 @@ def graded_classroom(tmp_path_factory, bwrap_available):
 
 def test_every_solution_notebook_scores_full_marks(graded_classroom):
     solutions = {k: v for k, v in graded_classroom.items() if "/solutions/" in k}
-    assert len(solutions) == 9
+    assert len(solutions) == len(EXERCISE_KEYS)
     for name, row in solutions.items():
         assert row["status"] == "ok" and row["total"] == row["max"] and float(row["max"]) > 0, name
 
 
 def test_every_exercise_notebook_scores_zero_with_status_ok(graded_classroom):
     exercises = {k: v for k, v in graded_classroom.items() if "/exercises/" in k}
-    assert len(exercises) == 9
+    assert len(exercises) == len(EXERCISE_KEYS)
     for name, row in exercises.items():
         assert row["status"] == "ok" and row["total"] == "0", name
 
@@ -465,3 +465,43 @@ def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
     results = grade([tmp_path / "class"], exercise="ex04", sandbox="none", log=messages.append)
     assert [(s.id.rsplit("/", 2)[-2:], s.total) for s in results] == [(["alice", "ex04_linear_layer.ipynb"], 8.0)]
     assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)
+
+
+def _ex15_with(replacements):
+    """The ex15 solution notebook with some of its function cells replaced by hostile code."""
+    nb = json.loads((ROOT / "solutions" / "ex15_convolution.ipynb").read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        for name, code in replacements.items():
+            if cell["cell_type"] == "code" and src.startswith(f"def {name}("):
+                cell["source"] = code
+    return json.dumps(nb)
+
+
+def test_hostile_ex15_submissions_cost_only_their_own_questions(tmp_path, bwrap_available):
+    """Slow loop solutions pass; an endless backward, a process exit, an input changed in place and a
+    huge return value each cost their own questions and nothing else."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    cases = {
+        "endless_backward": ({"conv2d_backward": "def conv2d_backward(X, W, delta, stride=1, padding=0):\n"
+                                                 "    while True:\n        pass\n"}, ["2", "0", "0", "2"], "timeout"),
+        "exit_in_pooling": ({"maxpool_backward": "import os\ndef maxpool_backward(X, dY, k):\n    os._exit(0)\n"},
+                            ["2", "2", "3", "0"], "crash"),
+        "mutates_input": ({"conv2d_forward": "def conv2d_forward(X, W, b, stride=1, padding=0):\n"
+                                             "    X *= 0\n    return np.zeros((1,))\n"}, ["0", "2", "3", "2"], "ok"),
+        "huge_return": ({"maxpool_backward": "def maxpool_backward(X, dY, k):\n    return np.zeros(10**7)\n"},
+                        ["2", "2", "3", "0"], "ok"),
+    }
+    for name, (replacements, _, _) in cases.items():
+        (subs / f"{name}.ipynb").write_text(_ex15_with(replacements))
+    before = _snapshot(subs)
+    r = _grade_cli(subs, "--exercise", "ex15", "--jobs", 2, "--timeout", 5, "--sandbox", "bwrap",
+                   "--out", tmp_path / "grades.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {Path(k).stem: v for k, v in _rows(tmp_path / "grades.csv").items()}
+    for name, (_, scores, status) in cases.items():
+        row = rows[name]
+        assert [row[q] for q in ("q1", "q2", "q3", "q4")] == scores, (name, row)
+        assert row["status"] == status, (name, row)
+    assert _snapshot(subs) == before
