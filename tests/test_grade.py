@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bpcourse.checks import EXERCISE_KEYS
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
