@@ -1,4 +1,4 @@
-"""Live widgets for the course: the playground and the explorers (see COURSE_DESIGN §7).
+"""Live widgets for the course: the playground and the explorers.
 
 Every widget is a plain Python object with ``.controls`` (name -> ipywidgets control),
 ``.figure`` (a matplotlib Figure updated in place), ``.view`` (the ipywidgets container),
@@ -10,14 +10,15 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
     pg.controls["lr"].value = 0.5      # drive it from Python, read back with pg.state()
 """
 from ._base import Widget
+from .adversarial import AdversarialExplorer
+from .conv import ConvExplorer
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
 from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExplorer, LayerShapeExplorer,
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
-from .conv import ConvExplorer
 from .recurrent import RNNExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
            "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
            "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer",
-           "ConvExplorer"]
+           "AdversarialExplorer", "ConvExplorer"]
