@@ -152,6 +152,13 @@ CHANGES = [
     ("GateExplorer", {}, "forget_bias", [0.0, 3.0, -1.0, 1.0]),
     ("GateExplorer", {}, "cell", ["RNN", "GRU", "LSTM"]),
     ("GateExplorer", {}, "truncate", [10, 20, 0]),
+
+
+    ("ConvExplorer", {}, "digit", [1, 5, 8, 0]),
+    ("ConvExplorer", {}, "preset", ["blur", "sharpen", "horizontal edge", "vertical edge"]),
+    ("ConvExplorer", {}, "w11", [1.0, -0.5, 2.0, 0.0]),
+    ("ConvExplorer", {}, "i", [0, 5, 7, 3]),
+    ("ConvExplorer", {}, "j", [0, 6, 7, 2]),
 ]
 
 

@@ -154,7 +154,7 @@ def _offsets(kernel, stride, Ho: int, Wo: int):
     """For each kernel offset (u, v): the slices of the padded input that offset reads.
 
     Output position (i, j) sees input pixel (s·i + u, s·j + v), so for a fixed (u, v) the pixels
-    read by all positions form one strided slice ``Xp[:, :, u : u + s·H' : s, v : v + s·W' : s]``.
+    read by all positions form one strided slice ``[u : u + s·H' : s, v : v + s·W' : s]``.
     """
     (kh, kw), (sh, sw) = kernel, stride
     for u in range(kh):
@@ -162,40 +162,42 @@ def _offsets(kernel, stride, Ho: int, Wo: int):
             yield u, v, (slice(u, u + sh * Ho, sh), slice(v, v + sw * Wo, sw))
 
 
-def _unfold(Xp: np.ndarray, kernel, stride, Ho: int, Wo: int, out=None) -> np.ndarray:
-    """colsᵀ, contiguous, shape (C·kh·kw, N·H'·W'): one strided copy per kernel offset.
+# Internally the unfolded matrix is stored transposed, colsᵀ (C·kh·kw, H'·W'·N), with its columns
+# (the output positions) in the order (i, j, n): the example index varies fastest.  Then the copy
+# for each kernel offset moves contiguous runs of W'·N numbers instead of runs of W' (8 × 8 images
+# make W' tiny), and the matmuls read both operands without copies.  Reordering the rows of
+# ``cols`` changes nothing in Z = cols Wᵀ + b, dW = Dᵀ cols or dcols = D W as long as D's rows
+# follow; ``im2col``/``col2im`` present the textbook order (n, i, j).
 
-    (Stored transposed because then each copy writes a contiguous block; ``im2col`` returns the
-    transpose, a free view with one row per output position.)  ``out``: an optional buffer of
-    C·kh·kw·N·H'·W' floats to write into.
+def _unfold(X: np.ndarray, kernel, stride, padding, Ho: int, Wo: int, out=None) -> np.ndarray:
+    """colsᵀ (C·kh·kw, H'·W'·N) of X (N, C, H, W): one copy per kernel offset (u, v).
+
+    ``out``: an optional buffer of C·kh·kw·H'·W'·N floats to write into.
     """
-    N, C = Xp.shape[:2]
-    kh, kw = kernel
-    shape = (C, kh, kw, N, Ho, Wo)
-    out = np.empty(shape) if out is None else out.reshape(shape)
+    N, C, H, W = X.shape
+    (kh, kw), (ph, pw) = kernel, padding
+    Xp = np.zeros((C, H + 2 * ph, W + 2 * pw, N))                      # padded, batch last
+    Xp[:, ph:ph + H, pw:pw + W] = X.transpose(1, 2, 3, 0)
+    shape = (C, kh, kw, Ho, Wo, N)
+    cols_T = np.empty(shape) if out is None else out.reshape(shape)
     for u, v, (rows, cols) in _offsets(kernel, stride, Ho, Wo):
-        out[:, u, v] = Xp[:, :, rows, cols].transpose(1, 0, 2, 3)
-    return out.reshape(C * kh * kw, N * Ho * Wo)
+        cols_T[:, u, v] = Xp[:, rows, cols]
+    return cols_T.reshape(C * kh * kw, Ho * Wo * N)
 
 
-def _fold(dcolsT: np.ndarray, X_shape, kernel, stride, padding, out=None) -> np.ndarray:
+def _fold(dcols_T: np.ndarray, X_shape, kernel, stride, padding) -> np.ndarray:
     """The adjoint of ``_unfold``: add column r of dcolsᵀ back onto the window of position r.
 
-    ``out``: an optional buffer for the padded gradient (N, C, H + 2p, W + 2p); the result is a
-    view into it (the caller copies it out if the buffer is reused).
+    Returns dX (N, C, H, W), a view into a fresh array (batch last in memory).
     """
     N, C, H, W = X_shape
     (kh, kw), (ph, pw) = kernel, padding
     Ho, Wo = output_size(H, kh, stride[0], ph), output_size(W, kw, stride[1], pw)
-    d = dcolsT.reshape(C, kh, kw, N, Ho, Wo)
-    shape = (N, C, H + 2 * ph, W + 2 * pw)
-    dXp = np.zeros(shape) if out is None else out.reshape(shape)
-    if out is not None:
-        dXp.fill(0.0)
-    dXp_c = dXp.transpose(1, 0, 2, 3)                                  # a view, channel first like d
+    d = dcols_T.reshape(C, kh, kw, Ho, Wo, N)
+    dXp = np.zeros((C, H + 2 * ph, W + 2 * pw, N))
     for u, v, (rows, cols) in _offsets(kernel, stride, Ho, Wo):
-        dXp_c[:, :, rows, cols] += d[:, u, v]                          # overlapping windows add
-    return dXp[:, :, ph:ph + H, pw:pw + W]
+        dXp[:, rows, cols] += d[:, u, v]                               # overlapping windows add
+    return dXp[:, ph:ph + H, pw:pw + W].transpose(3, 0, 1, 2)
 
 
 def im2col(X: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
@@ -209,7 +211,9 @@ def im2col(X: np.ndarray, kernel_size, stride=1, padding=0) -> np.ndarray:
     stride, padding = _args(stride, padding, "im2col")
     X = _image(X, "im2col")
     Ho, Wo = _check_window(X.shape, kernel, stride, padding, "im2col")
-    return _unfold(_pad(X, padding), kernel, stride, Ho, Wo).T
+    cols_T = _unfold(X, kernel, stride, padding, Ho, Wo)
+    N, K = X.shape[0], cols_T.shape[0]
+    return cols_T.reshape(K, Ho, Wo, N).transpose(3, 1, 2, 0).reshape(N * Ho * Wo, K)
 
 
 def col2im(dcols: np.ndarray, X_shape, kernel_size, stride=1, padding=0) -> np.ndarray:
@@ -220,11 +224,12 @@ def col2im(dcols: np.ndarray, X_shape, kernel_size, stride=1, padding=0) -> np.n
     kernel = pair(kernel_size, "kernel_size", "col2im")
     stride, padding = _args(stride, padding, "col2im")
     N, C, H, W = X_shape
-    rows = N * output_size(H, kernel[0], stride[0], padding[0]) * output_size(W, kernel[1], stride[1], padding[1])
-    if np.shape(dcols) != (rows, C * kernel[0] * kernel[1]):
-        raise ValueError(f"col2im: expected dcols of shape {(rows, C * kernel[0] * kernel[1])}, "
-                         f"got {np.shape(dcols)}")
-    return _fold(np.asarray(dcols).T, X_shape, kernel, stride, padding)
+    Ho, Wo = output_size(H, kernel[0], stride[0], padding[0]), output_size(W, kernel[1], stride[1], padding[1])
+    K = C * kernel[0] * kernel[1]
+    if np.shape(dcols) != (N * Ho * Wo, K):
+        raise ValueError(f"col2im: expected dcols of shape {(N * Ho * Wo, K)}, got {np.shape(dcols)}")
+    dcols_T = np.asarray(dcols).reshape(N, Ho, Wo, K).transpose(3, 1, 2, 0).reshape(K, -1)
+    return _fold(dcols_T, X_shape, kernel, stride, padding)
 
 
 def conv2d_im2col(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding=0):
@@ -235,12 +240,11 @@ def conv2d_im2col(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding
     """
     F, C, kh, kw = W.shape
     X = _image(X, "conv2d_im2col", C)
+    cols = im2col(X, (kh, kw), stride, padding)                        # (N·H'·W', C·kh·kw)
+    N = X.shape[0]
     stride, padding = _args(stride, padding, "conv2d_im2col")
     Ho, Wo = _check_window(X.shape, (kh, kw), stride, padding, "conv2d_im2col")
-    cols = _unfold(_pad(X, padding), (kh, kw), stride, Ho, Wo).T       # (N·H'·W', C·kh·kw)
-    Z = cols @ W.reshape(F, -1).T                                      # (N·H'·W', F)
-    Z += b
-    N = X.shape[0]
+    Z = cols @ W.reshape(F, -1).T + b                                  # (N·H'·W', F)
     return Z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), cols
 
 
@@ -253,15 +257,13 @@ def conv2d_backward_im2col(cols: np.ndarray, X_shape, W: np.ndarray, delta: np.n
     dcols = D W (BP2) and dX = col2im(dcols).  ``input_grad=False`` skips dX (returns None).
     """
     F = W.shape[0]
-    kernel = W.shape[2:]
-    stride, padding = _args(stride, padding, "conv2d_backward_im2col")
     D = delta.transpose(0, 2, 3, 1).reshape(-1, F)                     # (N·H'·W', F)
     db = D.sum(axis=0)                                                 # BP3
     dW = (D.T @ cols).reshape(W.shape)                                 # BP4
     if not input_grad:
         return None, dW, db
-    dcolsT = W.reshape(F, -1).T @ D.T                                  # BP2: dcols = D W, stored transposed
-    return _fold(dcolsT, X_shape, kernel, stride, padding), dW, db
+    dcols = D @ W.reshape(F, -1)                                       # BP2
+    return col2im(dcols, X_shape, W.shape[2:], stride, padding), dW, db
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,48 +297,40 @@ class Conv2d(Module):
         return [self.W, self.b]
 
     def forward(self, X):
-        """Z = cols Wᵀ + b (``conv2d_im2col``'s equations), reshaped to (N, F, H', W')."""
+        """Z = cols Wᵀ + b (the equations of ``conv2d_im2col``), reshaped to (N, F, H', W')."""
         X = _image(X, self.name, self.in_channels)
         Ho, Wo = _check_window(X.shape, self.kernel_size, self.stride, self.padding, self.name)
         check_finite(self.W.data, f"{self.name} (its weights W)")
         N, F = X.shape[0], self.out_channels
-        colsT = _unfold(_pad(X, self.padding), self.kernel_size, self.stride, Ho, Wo,
-                        out=self._scratch("cols", X.shape))
-        cols = colsT.T                                                 # (N·H'·W', C·kh·kw)
-        Z = cols @ self.W.data.reshape(F, -1).T
-        Z += self.b.data
-        self._cache = (X.shape, cols, (N, F, Ho, Wo))
-        return Z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2)
+        cols_T = _unfold(X, self.kernel_size, self.stride, self.padding, Ho, Wo, out=self._scratch("cols", X.shape))
+        Z_T = self.W.data.reshape(F, -1) @ cols_T                      # (cols Wᵀ)ᵀ: (F, H'·W'·N)
+        Z_T += self.b.data[:, None]
+        self._cache = (X.shape, cols_T, (N, F, Ho, Wo))
+        return Z_T.reshape(F, Ho, Wo, N).transpose(3, 0, 1, 2)
 
     def backward(self, delta, input_grad=True):
         """BP3 db = Σ delta, BP4 dW = deltaᵀ cols, BP2 dcols = delta W; returns dX = col2im(dcols).
 
         ``input_grad=False`` skips dX (returns None): the first layer's input needs no gradient.
         """
-        X_shape, cols, Z_shape = self._cache if self._cache is not None else (None, None, None)
+        X_shape, cols_T, Z_shape = self._cache if self._cache is not None else (None, None, None)
         delta = self._check_dY(delta, Z_shape)
         F = self.out_channels
-        D = delta.transpose(0, 2, 3, 1).reshape(-1, F)                 # (N·H'·W', F)
-        self.b.accumulate(D.sum(axis=0))                               # BP3
-        self.W.accumulate((D.T @ cols).reshape(self.W.shape))          # BP4
+        D_T = delta.transpose(1, 2, 3, 0).reshape(F, -1)               # Dᵀ (F, H'·W'·N), columns match cols_T
+        W_mat = self.W.data.reshape(F, -1)
+        self.b.accumulate(D_T.sum(axis=1))                             # BP3
+        self.W.accumulate((D_T @ cols_T.T).reshape(self.W.shape))      # BP4: Dᵀ cols
         if not input_grad:
             return None
-        dcolsT = self._scratch("dcols", X_shape)                       # BP2, stored transposed
-        np.matmul(self.W.data.reshape(F, -1).T, D.T, out=dcolsT.reshape(-1, D.shape[0]))
-        if self.padding == (0, 0):
-            return _fold(dcolsT.reshape(-1, D.shape[0]), X_shape, self.kernel_size, self.stride, self.padding)
-        dXp = _fold(dcolsT.reshape(-1, D.shape[0]), X_shape, self.kernel_size, self.stride, self.padding,
-                    out=self._scratch("dXp", X_shape))
-        return dXp.copy()
+        dcols_T = np.matmul(W_mat.T, D_T, out=self._scratch("dcols", X_shape).reshape(cols_T.shape))  # BP2
+        return _fold(dcols_T, X_shape, self.kernel_size, self.stride, self.padding)
 
     def _scratch(self, what, X_shape):
-        """A buffer kept between calls for the big temporaries (fresh arrays of this size cost
+        """A buffer kept between calls for the unfolded matrices (fresh arrays of this size cost
         more in page faults than the arithmetic); reallocated when the input shape changes."""
         N, C, H, W = X_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        rows = N * output_size(H, kh, sh, ph) * output_size(W, kw, sw, pw)
-        size = {"cols": rows * C * kh * kw, "dcols": rows * C * kh * kw,
-                "dXp": N * C * (H + 2 * ph) * (W + 2 * pw)}[what]
+        size = N * output_size(H, kh, sh, ph) * output_size(W, kw, sw, pw) * C * kh * kw
         buf = self._buffers.get(what)
         if buf is None or buf.size != size:
             buf = self._buffers[what] = np.empty(size)

@@ -199,6 +199,33 @@ MISTAKES = [
                    "    for t in reversed(range(X.shape[1])):\n"
                    "        dX[:, t], dh, dc, dWx, dWh, db = B(dH[:, t] + dh, dc, caches[t], W_xh, W_hh)\n"
                    "    return dX, dh, dc, dWx, dWh, db", "dW_xh"),
+
+
+    # ex15: a true convolution (flipped kernel) instead of the layer's cross-correlation; padding forgotten
+    ("ex15", "q1", "def conv2d_forward(X, W, b, stride=1, padding=0):\n"
+                   "    return bp.conv.conv2d_naive(X, W[:, :, ::-1, ::-1], b, stride, padding)", "Z"),
+    ("ex15", "q1", "def conv2d_forward(X, W, b, stride=1, padding=0):\n"
+                   "    return bp.conv.conv2d_naive(X, W, b, stride, 0)", "shape"),
+    # ex15: dW from the first example only (no sum over the batch); db not summed over positions
+    ("ex15", "q2", "def conv2d_backward(X, W, delta, stride=1, padding=0):\n"
+                   "    dX, dW, db = bp.conv.conv2d_backward_naive(X[:1], W, delta[:1], stride, padding)\n"
+                   "    return np.zeros_like(X), dW, db", "dW"),
+    ("ex15", "q2", "def conv2d_backward(X, W, delta, stride=1, padding=0):\n"
+                   "    dX, dW, db = bp.conv.conv2d_backward_naive(X, W, delta, stride, padding)\n"
+                   "    return dX, dW, delta.sum(axis=(0, 2, 3)) / delta[0, 0].size", "db"),
+    # ex15: dX with each window overwritten (=) instead of added to (+=): overlaps and filters are lost
+    ("ex15", "q3", "def conv2d_backward(X, W, delta, stride=1, padding=0):\n"
+                   "    _, dW, db = bp.conv.conv2d_backward_naive(X, W, delta, stride, padding)\n"
+                   "    p, (kh, kw) = padding, W.shape[2:]\n"
+                   "    dXp = np.zeros((X.shape[0], X.shape[1], X.shape[2] + 2 * p, X.shape[3] + 2 * p))\n"
+                   "    for n, f, i, j in np.ndindex(delta.shape):\n"
+                   "        dXp[n, :, stride * i:stride * i + kh, stride * j:stride * j + kw] = delta[n, f, i, j] * W[f]\n"
+                   "    return dXp[:, :, p:p + X.shape[2], p:p + X.shape[3]], dW, db", "dX"),
+    # ex15: max-pool gradient spread over the window (average pooling's rule); or sent to the minimum
+    ("ex15", "q4", "def maxpool_backward(X, dY, k):\n"
+                   "    pool = bp.nn.AvgPool2d(k)\n    pool(X)\n    return pool.backward(dY)", "non-zero entries"),
+    ("ex15", "q4", "def maxpool_backward(X, dY, k):\n"
+                   "    pool = bp.nn.MaxPool2d(k)\n    pool(-X)\n    return pool.backward(dY)", "dX"),
 ]
 
 

@@ -544,3 +544,43 @@ def test_statuses_are_an_enum_that_reads_as_the_csv_words(tmp_path):
         csv.writer(f).writerow([Status.INVALID_NOTEBOOK, Status.OK])
     assert path.read_text().strip() == "invalid_notebook,ok"
     assert grade_notebook.top_level_names is source.top_level_names      # one parser for checks and grader
+
+
+def _ex15_with(replacements):
+    """The ex15 solution notebook with some of its function cells replaced by hostile code."""
+    nb = json.loads((ROOT / "solutions" / "ex15_convolution.ipynb").read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        for name, code in replacements.items():
+            if cell["cell_type"] == "code" and src.startswith(f"def {name}("):
+                cell["source"] = code
+    return json.dumps(nb)
+
+
+def test_hostile_ex15_submissions_cost_only_their_own_questions(tmp_path, bwrap_available):
+    """Slow loop solutions pass; an endless backward, a process exit, an input changed in place and a
+    huge return value each cost their own questions and nothing else."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    cases = {
+        "endless_backward": ({"conv2d_backward": "def conv2d_backward(X, W, delta, stride=1, padding=0):\n"
+                                                 "    while True:\n        pass\n"}, ["2", "0", "0", "2"], "timeout"),
+        "exit_in_pooling": ({"maxpool_backward": "import os\ndef maxpool_backward(X, dY, k):\n    os._exit(0)\n"},
+                            ["2", "2", "3", "0"], "crash"),
+        "mutates_input": ({"conv2d_forward": "def conv2d_forward(X, W, b, stride=1, padding=0):\n"
+                                             "    X *= 0\n    return np.zeros((1,))\n"}, ["0", "2", "3", "2"], "ok"),
+        "huge_return": ({"maxpool_backward": "def maxpool_backward(X, dY, k):\n    return np.zeros(10**7)\n"},
+                        ["2", "2", "3", "0"], "ok"),
+    }
+    for name, (replacements, _, _) in cases.items():
+        (subs / f"{name}.ipynb").write_text(_ex15_with(replacements))
+    before = _snapshot(subs)
+    r = _grade_cli(subs, "--exercise", "ex15", "--jobs", 2, "--timeout", 5, "--sandbox", "bwrap",
+                   "--out", tmp_path / "grades.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {Path(k).stem: v for k, v in _rows(tmp_path / "grades.csv").items()}
+    for name, (_, scores, status) in cases.items():
+        row = rows[name]
+        assert [row[q] for q in ("q1", "q2", "q3", "q4")] == scores, (name, row)
+        assert row["status"] == status, (name, row)
+    assert _snapshot(subs) == before

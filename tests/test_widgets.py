@@ -33,6 +33,9 @@ ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeEx
        bw.AdversarialExplorer, bw.GateExplorer]
 
 
+       bw.AdversarialExplorer, bw.ConvExplorer]
+
+
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 def test_contract_and_static_fallback(cls):
     w = cls()
@@ -820,3 +823,53 @@ def test_widgets_read_the_engine_lists():
     assert set(explorers.OptimizerExplorer.NAMES) == set(optim.OPTIMIZERS)
     assert set(explorers.SoftmaxExplorer.LOSS_NAMES) <= set(bp.losses.LOSSES)
     assert {k: v for k, v in _base.OKABE_ITO.items() if k != "grey"} == dict(plotting.PALETTE)
+
+
+# ConvExplorer (notebook 15)
+# ----------------------------------------------------------------------------------------------
+
+def test_conv_explorer_feature_map_pooling_and_gradient_reach():
+    from bpcourse.conv import conv2d_naive
+    w = bw.ConvExplorer(digit=0, preset="vertical edge", i=3, j=2)
+    s = w.state()
+    K = np.array(bw.conv.KERNEL_PRESETS["vertical edge"])
+    np.testing.assert_array_equal(s["kernel"], K)
+    X = s["image"][None, None]
+    Z = conv2d_naive(X, K[None, None], np.zeros(1), padding=1)[0, 0]
+    np.testing.assert_allclose(s["feature_map_plotted"], Z, atol=1e-12)
+    np.testing.assert_allclose(s["pooled_plotted"], Z.reshape(4, 2, 4, 2).max(axis=(1, 3)))
+    Xp = np.pad(s["image"], 1)
+    np.testing.assert_allclose(s["dW_plotted"], Xp[3:6, 2:5])          # dZ_ij/dW = the window it saw
+    assert s["field_plotted"] == (0.5, 1.5, 3, 3)                       # columns 1..3, rows 2..4
+    # a corner output: part of its window is padding, and those weights get no gradient
+    before = w.png
+    with w.hold():
+        w.controls["i"].value = 0
+        w.controls["j"].value = 7
+    s = w.state()
+    assert not s["on_image"][0].any() and not s["on_image"][:, 2].any()
+    assert not s["weights_reached"][0].any() and np.all(s["dW"][0] == 0)
+    assert s["field_plotted"] == (5.5, -0.5, 2, 2)
+    assert_png_changed(before, w.png)
+
+
+def test_conv_explorer_presets_and_sliders():
+    w = bw.ConvExplorer()
+    w.controls["preset"].value = "blur"
+    np.testing.assert_allclose(w.kernel(), np.full((3, 3), 0.11))          # sliders step 0.05, rounded to 2 places
+    assert w.state()["feature_map"].min() >= 0                             # a blur of a non-negative image
+    w.controls["w11"].value = 2.0
+    assert w.controls["preset"].value == "custom" and w.kernel()[1, 1] == 2.0
+    w.controls["preset"].value = "identity"
+    np.testing.assert_allclose(w.state()["feature_map"], w.state()["image"])   # identity kernel: Z = X
+    w.controls["digit"].value = 7
+    assert w.state()["digit"] == 7 and w.last_error is None
+
+
+def test_conv_explorer_bad_arguments():
+    with pytest.raises(ValueError, match="ConvExplorer: unknown preset 'emboss'; valid: vertical edge"):
+        bw.ConvExplorer(preset="emboss")
+    with pytest.raises(ValueError, match=r"ConvExplorer: digit must be an integer in \[0, 9\], got 10"):
+        bw.ConvExplorer(digit=10)
+    with pytest.raises(ValueError, match=r"ConvExplorer: i must be an integer in \[0, 7\]"):
+        bw.ConvExplorer(i=8)

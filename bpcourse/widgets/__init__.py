@@ -11,6 +11,7 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
 """
 from ._base import Widget
 from .adversarial import AdversarialExplorer
+from .conv import ConvExplorer
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
 from .gated import GateExplorer
 from .explorers import (
@@ -25,8 +26,7 @@ from .explorers import (
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
 
-__all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
-           "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
-           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer",
-           "AdversarialExplorer",
-           "GateExplorer"]
+__all__ = ["Widget", "Playground", "PRESETS", "AdversarialExplorer", "ConvExplorer", "GradientFlowExplorer",
+           "InitExplorer", "RegularizationExplorer", "RemediesExplorer", "GateExplorer",
+           "ActivationExplorer", "CircuitExplorer", "FiniteDifferenceExplorer", "LayerShapeExplorer",
+           "LearningRateExplorer", "OptimizerExplorer", "SoftmaxExplorer", "RNNExplorer"]
