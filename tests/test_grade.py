@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bpcourse.checks import EXERCISE_KEYS
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -191,14 +192,14 @@ def graded_classroom(tmp_path_factory, bwrap_available):
 
 def test_every_solution_notebook_scores_full_marks(graded_classroom):
     solutions = {k: v for k, v in graded_classroom.items() if "/solutions/" in k}
-    assert len(solutions) == 9
+    assert len(solutions) == len(EXERCISE_KEYS)
     for name, row in solutions.items():
         assert row["status"] == "ok" and row["total"] == row["max"] and float(row["max"]) > 0, name
 
 
 def test_every_exercise_notebook_scores_zero_with_status_ok(graded_classroom):
     exercises = {k: v for k, v in graded_classroom.items() if "/exercises/" in k}
-    assert len(exercises) == 9
+    assert len(exercises) == len(EXERCISE_KEYS)
     for name, row in exercises.items():
         assert row["status"] == "ok" and row["total"] == "0", name
 

@@ -79,8 +79,9 @@ def _outline(p, width=0.7):
 class AdversarialExplorer(Widget):
     """A test digit, ε and a perturbation (FGSM or random signs), for one of the models.
 
-    Panels: the digit, the perturbation x̃ − x (colour range ±ε), the perturbed digit x̃, and the
-    class probabilities before (outlined bars) and after (filled bars).
+    Panels: the digit, the perturbation x̃ − x (colour range ±ε; purple: ink added, orange: removed),
+    the perturbed digit x̃, and the class probabilities before (outlined bars) and after (filled bars:
+    the true class orange, a wrong winner vermillion).
 
     models: {name: model or (model, input shape)}, e.g. ``{"MLP": mlp, "CNN": (cnn, (1, 8, 8))}``;
             each maps 8x8 digits (pixels in [0, 1]) to 10 logits.  Default: ``default_models(seed)``.
