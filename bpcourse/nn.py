@@ -316,7 +316,8 @@ class MLP(Sequential):
 # Part II layers live in layers.py / rnn.py, which import this module; expose them here lazily
 # (PEP 562) so that `bp.nn.BatchNorm` works without a circular import.
 _LATER = {"BatchNorm": "layers", "LayerNorm": "layers", "Residual": "layers", "Dropout": "layers",
-          "RNN": "rnn"}
+          "RNN": "rnn",
+          "Conv2d": "conv", "MaxPool2d": "conv", "AvgPool2d": "conv", "GlobalAvgPool2d": "conv", "Flatten": "conv"}
 __all__ += list(_LATER)
 
 
