@@ -148,6 +148,8 @@ CHANGES = [
     ("AdversarialExplorer", {}, "eps", [0.05, 0.1, 0.2, 0.3]),
     ("AdversarialExplorer", {}, "digit", [3, 100, 250, 448]),
     ("AdversarialExplorer", {}, "attack", ["random signs", "FGSM"]),
+    ("AdversarialExplorer", {}, "model", ["CNN", "MLP"]),
+    ("AdversarialExplorer", {"model": "CNN"}, "eps", [0.05, 0.1, 0.2, 0.3]),
 ]
 
 
