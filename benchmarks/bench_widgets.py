@@ -9,7 +9,7 @@
 
 Each update is timed on its own (no batching), so the table reports its median, 95th percentile
 and maximum.  Not included: the websocket round trip and the browser decoding the PNG.
-The target (COURSE_DESIGN §7): median ≤ 100 ms for the playground tick at default size and for
+The target (README, "Live widgets"): median ≤ 100 ms for the playground tick at default size and for
 every control change (the browser adds the round trip and the PNG decode, ~30-50 ms).
 
     python benchmarks/bench_widgets.py                    # BLAS threads as in a notebook kernel

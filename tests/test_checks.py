@@ -129,20 +129,20 @@ MISTAKES = [
     ("ex07", "q2", "def relative_error(a, b):\n    return float(np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b)))",
      "nan"),
     ("ex07", "q3", "def gradient_ok(f, grad_f, x):\n    return True", "this gradient is wrong"),
-    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    return rng.normal(0, np.sqrt(2 / (n_in + n_out)), (n_out, n_in))",
+    ("ex09", "q1", "def xavier_uniform(n_in, n_out, rng):\n    return rng.normal(0, np.sqrt(2 / (n_in + n_out)), (n_out, n_in))",
      "max |W|"),
-    ("ex08", "q1", "def xavier_uniform(n_in, n_out, rng):\n    l = np.sqrt(6 / (n_in + n_out))\n"
+    ("ex09", "q1", "def xavier_uniform(n_in, n_out, rng):\n    l = np.sqrt(6 / (n_in + n_out))\n"
                    "    return np.random.default_rng(0).uniform(-l, l, (n_out, n_in))", "another seed"),
-    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    return rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)",
+    ("ex09", "q2", "def he_normal(n_in, n_out, rng):\n    return rng.standard_normal((n_out, n_in)) * np.sqrt(1 / n_in)",
      "variance"),
-    ("ex08", "q2", "def he_normal(n_in, n_out, rng):\n    l = np.sqrt(6 / n_in)\n    return rng.uniform(-l, l, (n_out, n_in))",
+    ("ex09", "q2", "def he_normal(n_in, n_out, rng):\n    l = np.sqrt(6 / n_in)\n    return rng.uniform(-l, l, (n_out, n_in))",
      "does not look normal"),
-    ("ex08", "q3", "def grad_norms(net, X, y):\n    loss = bp.losses.SoftmaxCrossEntropy()\n    loss(net.forward(X), y)\n"
+    ("ex09", "q3", "def grad_norms(net, X, y):\n    loss = bp.losses.SoftmaxCrossEntropy()\n    loss(net.forward(X), y)\n"
                    "    net.backward(loss.backward())\n"
                    "    return [np.linalg.norm(l.W.grad) for l in net.layers if isinstance(l, bp.nn.Linear)]", "norms"),
-    ("ex09", "q1", "def batchnorm_forward(X, gamma, beta, eps=1e-5):\n"
+    ("ex10", "q1", "def batchnorm_forward(X, gamma, beta, eps=1e-5):\n"
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
-    ("ex09", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
+    ("ex10", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
     # ex16: the input gradient without tanh's derivative, or averaged over the batch
     ("ex16", "q1", "def score_gradient(X, W1, b1, W2, b2, c):\n    dZ2 = np.zeros((len(X), len(W2)))\n"
@@ -167,6 +167,47 @@ MISTAKES = [
                    "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0\n"
                    "    for _ in range(steps):\n        x += lr * (score_gradient(x, W1, b1, W2, b2, c) - 2 * l2 * x)\n"
                    "    return x", "in place"),
+    ("ex08", "q1", "def slope_peak(f, lo, hi):\n    z = np.linspace(lo, hi, 20001)\n    k = np.argmax(f(z))\n"
+                   "    return z[k], (f(z[k] + 1e-5) - f(z[k] - 1e-5)) / 2e-5", "largest slope"),   # the peak of f, not f'
+    ("ex08", "q2", "def delta_norms(Ws, bs, X, dA):\n    A, Zs = X, []\n    for W, b in zip(Ws, bs):\n"
+                   "        Zs.append(A @ W.T + b); A = 1 / (1 + np.exp(-Zs[-1]))\n"
+                   "    delta, out = dA * A * (1 - A), []\n    for l in range(len(Ws) - 1, -1, -1):\n"
+                   "        out.append(np.linalg.norm(delta.sum(0)))\n        delta = delta @ Ws[l]\n"
+                   "    return out[::-1]", "norms"),                                    # σ′ missing in BP2
+    ("ex08", "q2", "def delta_norms(Ws, bs, X, dA):\n    A, Zs = X, []\n    for W, b in zip(Ws, bs):\n"
+                   "        Zs.append(A @ W.T + b); A = 1 / (1 + np.exp(-Zs[-1]))\n"
+                   "    delta, out = dA * A * (1 - A), []\n    for l in range(len(Ws) - 1, -1, -1):\n"
+                   "        out.append(np.linalg.norm(delta.mean(0)))\n        s = 1 / (1 + np.exp(-Zs[l - 1])) if l else 0\n"
+                   "        delta = (delta @ Ws[l]) * s * (1 - s)\n    return out[::-1]", "norms"),   # mean, not sum
+    ("ex08", "q3", "def jacobian_bound(Ws, Zs, delta_L):\n    s = [1 / (1 + np.exp(-z)) for z in Zs]\n"
+                   "    Js = [np.diag(a * (1 - a)) @ W.T for W, a in zip(Ws, s)]\n    d = delta_L\n"
+                   "    for J in reversed(Js):\n        d = J @ d\n"
+                   "    return d, np.prod([np.linalg.norm(J) for J in Js]) * np.linalg.norm(delta_L)", "the bound"),  # Frobenius
+    ("ex08", "q3", "def jacobian_bound(Ws, Zs, delta_L):\n    Js = [W.T for W in Ws]\n    d = delta_L\n"
+                   "    for J in reversed(Js):\n        d = J @ d\n"
+                   "    return d, np.prod([np.linalg.norm(J, 2) for J in Js]) * np.linalg.norm(delta_L)", "delta_1"),
+    ("ex11", "q1", "def momentum_step(w, v, g, lr, beta):\n    return w - lr * v, beta * v + g", "the new w"),  # old v
+    ("ex11", "q1", "def momentum_step(w, v, g, lr, beta):\n    v *= beta\n    v += g\n    return w - lr * v, v",
+     "in place"),
+    ("ex11", "q2", "def adam_step(w, m, v, g, t, lr, beta1, beta2, eps):\n    m = beta1 * m + (1 - beta1) * g\n"
+                   "    v = beta2 * v + (1 - beta2) * g * g\n    return w - lr * m / (np.sqrt(v) + eps), m, v",
+     "the new w"),                                                                   # no bias correction
+    ("ex11", "q2", "def adam_step(w, m, v, g, t, lr, beta1, beta2, eps):\n    m = beta1 * m + (1 - beta1) * g\n"
+                   "    v = beta2 * v + (1 - beta2) * g\n"
+                   "    return w - lr * m / (1 - beta1**t) / (np.sqrt(v / (1 - beta2**t)) + eps), m, v", "the new v"),
+    # decides from the first step alone: 2/λ for every β
+    ("ex11", "q3", "def measured_boundary(step, lr_max):\n    lo, hi = 0.0, lr_max\n    for _ in range(40):\n"
+                   "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if abs(step(1.0, 0.0, mid)[0]) < 1 else (lo, mid)\n"
+                   "    return lo", "boundary"),
+    # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
+                   "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    return dY + dY @ W, dY.T @ X, dY.sum(0)", "dW"),
+    ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
+                   "    return dY + dZ @ W.T, dZ.T @ X, dZ.sum(0)", "dX"),                     # transposed W
+    ("ex10", "q5", "def clip_by_norm(g, max_norm):\n    return g * max_norm / np.linalg.norm(g)", "norm"),
+    ("ex10", "q5", "def clip_by_norm(g, max_norm):\n    n = np.linalg.norm(g)\n    if n > max_norm:\n"
+                   "        g *= max_norm / n\n    return g", "in place"),
 ]
 
 
@@ -198,11 +239,11 @@ def test_a_check_prints_one_verdict_line_and_returns_nothing(capsys):
 
 
 def test_wrong_arguments_get_a_clear_error():
-    from bpcourse.checks import ex09
+    from bpcourse.checks import ex10
     with pytest.raises(TypeError, match="needs 2 argument"):
-        ex09.q2(SOLVED["ex09"]["batchnorm_forward"])
+        ex10.q2(SOLVED["ex10"]["batchnorm_forward"])
     with pytest.raises(TypeError, match="should be your function"):
-        ex09.q1(np.zeros(3))
+        ex10.q1(np.zeros(3))
 
 
 def test_a_learner_exception_is_reported_with_the_case():
@@ -249,7 +290,7 @@ def test_question_lookup_names_the_valid_choices():
     with pytest.raises(ValueError, match="valid: q1, q2, q3"):
         get_exercise("ex05").question("q7")
     with pytest.raises(ValueError, match="valid: ex01"):
-        get_exercise("ex10")
+        get_exercise("ex99")
 
 
 @pytest.mark.parametrize("results", [
@@ -277,11 +318,11 @@ def test_the_grader_path_and_the_notebook_path_agree():
 
 
 def test_batchnorm_parameter_gradients_can_be_checked_before_dX_exists():
-    fwd, bwd = SOLVED["ex09"]["batchnorm_forward"], SOLVED["ex09"]["batchnorm_backward"]
+    fwd, bwd = SOLVED["ex10"]["batchnorm_forward"], SOLVED["ex10"]["batchnorm_backward"]
 
     def without_dX(dY, cache):
         _, dgamma, dbeta = bwd(dY, cache)
         return None, dgamma, dbeta
-    ex = get_exercise("ex09")
+    ex = get_exercise("ex10")
     assert ex.question("q2").verdict(fwd, without_dX).state == CORRECT
     assert ex.question("q3").verdict(fwd, without_dX).state == INCORRECT

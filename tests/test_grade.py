@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bpcourse.checks import EXERCISE_KEYS
+from bpcourse.checks import EXERCISE_KEYS, RENUMBERED, get_exercise
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -466,6 +466,69 @@ def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
     results = grade([tmp_path / "class"], exercise="ex04", sandbox="none", log=messages.append)
     assert [(s.id.rsplit("/", 2)[-2:], s.total) for s in results] == [(["alice", "ex04_linear_layer.ipynb"], 8.0)]
     assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)
+
+
+def test_the_private_tmp_has_the_size_the_limits_ask_for():
+    """Limits(tmp_mb=...) reaches bubblewrap's --size (it used to read the class default)."""
+    def tmp_size(args):
+        i = args.index("--tmpfs", args.index("--size"))
+        assert args[i + 1] == "/tmp"
+        return int(args[args.index("--size") + 1])
+    assert tmp_size(Sandbox("none", limits=Limits(tmp_mb=8))._build_bwrap_args()) == 8 * 2**20
+    box = Sandbox("none")
+    assert tmp_size(box._build_bwrap_args()) == Limits.tmp_mb * 2**20
+    assert tmp_size(box._bwrap_args(Limits(tmp_mb=3))) == 3 * 2**20
+    assert tmp_size(box._bwrap_args()) == Limits.tmp_mb * 2**20
+
+
+def _old_notebook(now, was, meta=True):
+    """A solution notebook as it was handed out before the renumbering: the old key in its
+    metadata, without the topic current notebooks carry (or no bpcourse metadata at all)."""
+    nb = json.loads((ROOT / "solutions" / now).read_text())
+    if meta:
+        nb["metadata"]["bpcourse"] = {"exercise": was}
+    else:
+        del nb["metadata"]["bpcourse"]
+    return json.dumps(nb)
+
+
+@pytest.mark.parametrize("name, meta, was, now", [
+    ("ex09_batchnorm.ipynb", False, "ex09", "ex10"), ("alice.ipynb", True, "ex09", "ex10"),
+    ("bob_ex09.ipynb", False, "ex09", "ex10"), ("carol_ex08.ipynb", False, "ex08", "ex09"),
+    ("dave.ipynb", True, "ex08", "ex09")])
+def test_an_old_notebook_is_graded_under_its_new_number(tmp_path, name, meta, was, now):
+    old = next(o for o, (w, _) in RENUMBERED.items() if w == was)
+    (tmp_path / name).write_text(_old_notebook(get_exercise(now).notebook, was, meta))
+    messages = []
+    [sub] = grade([tmp_path / name], sandbox="none", log=messages.append)
+    assert (sub.exercise, sub.status, sub.total) == (now, "ok", get_exercise(now).max_score)
+    assert any("renumbered" in m and f"{old} → {now}" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("old, was, now, notebook", [("ex09_batchnorm", "ex09", "ex10", "ex10_remedies.ipynb"),
+                                                      ("ex08_initialisation", "ex08", "ex09", "ex09_initialisation.ipynb")])
+def test_an_old_notebook_asked_for_under_its_old_number_is_refused_by_name(tmp_path, old, was, now, notebook):
+    # `--exercise ex09` means initialisation now; an old ex09_batchnorm must not be scored against it
+    (tmp_path / "alice.ipynb").write_text(_old_notebook(notebook, was))
+    bob = tmp_path / "bob"
+    bob.mkdir()
+    (bob / f"{old}.ipynb").write_text(_old_notebook(notebook, was, meta=False))
+    results = grade([tmp_path], exercise=was, sandbox="none", log=lambda m: None)
+    assert [(s.id.rsplit("/", 1)[-1], s.exercise, s.status, s.total) for s in results] == [
+        ("alice.ipynb", was, "invalid_notebook", 0.0), (f"{old}.ipynb", was, "invalid_notebook", 0.0)]
+    for s in results:
+        assert f"old {old}" in s.message and f"--exercise {now}" in s.message, s.message
+        assert all(q.verdict == "" for q in s.questions)       # nothing ran against the new questions
+
+
+def test_current_notebooks_are_not_taken_for_old_ones():
+    from bpcourse.grade.notebook import exercise_identity
+    for key in EXERCISE_KEYS:
+        path = next((ROOT / "solutions").glob(f"{key}_*.ipynb"))
+        nb = json.loads(path.read_text())
+        assert exercise_identity(nb, path.name) == (key, None)
+        del nb["metadata"]["bpcourse"]
+        assert exercise_identity(nb, path.name) == (key, None)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,124 +1,141 @@
-"""Checks for exercise 9: batch normalisation's backward pass, by hand.
+"""Checks for exercise 9 (formerly 8): Xavier/He initialisation and per-layer gradient norms.
 
-The forward pass is compared with the engine's ``bp.nn.BatchNorm`` in training mode; the
-learner's dgamma, dbeta and dX with central differences of that forward pass, on batches that
-include a constant column (variance 0, where eps matters).
+Initialisers are judged statistically on large matrices — variance, mean, bounds, the shape
+of the distribution (uniform vs normal) — and for reproducibility with the generator they
+are given.  Gradient norms are compared with the engine's own forward/backward on the same
+network.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import nn
-from ._core import Exercise, Question, arr, close, get_arr, numeric_grad, unpack
+from ..diagnostics import layer_gradients
+from ._core import Exercise, Question, Wrong, arr, close, digest, get_arr
 
 __all__ = ["q1", "q2", "q3", "hint", "solution", "EXERCISE"]
 
-EPS = 1e-5
+
+def _stats(W):
+    n = W.size
+    return n, float(W.mean()), float(W.var())
 
 
-def _reference(X, gamma, beta, eps=EPS):
-    """Y of the engine's BatchNorm (training mode, batch statistics) with this gamma and beta."""
-    layer = nn.BatchNorm(X.shape[1], eps=eps)
-    layer.gamma.data[...] = gamma
-    layer.beta.data[...] = beta
-    return layer.forward(X)
-
-
-def _cases(rng):
-    shapes = [(4, 3), (2, 1), (7, 5), (5, 2)]
-    return [{"seed": int(rng.integers(2**31)), "N": n, "D": d, "constant_column": i == 2}
-            for i, (n, d) in enumerate(shapes)]
-
-
-def _inputs(case):
-    rng = np.random.default_rng(case["seed"])
-    N, D = case["N"], case["D"]
-    X = 2.0 * rng.standard_normal((N, D)) + rng.standard_normal(D)
-    if case["constant_column"]:
-        X[:, 0] = 1.5
-    return {"X": X, "gamma": 1.0 + 0.5 * rng.standard_normal(D), "beta": rng.standard_normal(D),
-            "dY": rng.standard_normal((N, D))}
-
-
-class Forward(Question):
-    name, funcs, points = "q1", ("batchnorm_forward",), 1
-    hints = ("Statistics are per feature (column), over the batch (axis 0).",
-             "The variance is the biased one (divide by N, as np.var does); eps goes inside the square root.",
-             "Keep in the cache whatever backward will need: at least X̂ and 1/sqrt(var + eps), and gamma.")
+class Initialiser(Question):
+    """Draw W three times: twice with the same seed, once with another."""
 
     def cases(self, rng):
-        return _cases(rng)
+        sizes = [(200, 100), (50, 300), (120, 250), (3, 2)]
+        return [{"seed": int(rng.integers(2**31)), "n_in": i, "n_out": o} for i, o in sizes]
 
     def inputs(self, case):
-        inp = _inputs(case)
-        del inp["dY"]
-        return inp
+        return {"n_in": case["n_in"], "n_out": case["n_out"], "seed": case["seed"]}
 
-    def call(self, inputs, batchnorm_forward):
-        Y, _ = unpack(batchnorm_forward(inputs["X"], inputs["gamma"], inputs["beta"], EPS), ("Y", "cache"),
-                      "batchnorm_forward")
-        return {"Y": arr(Y, "Y")}
+    def describe(self, case, inputs):
+        return f"n_in = {case['n_in']}, n_out = {case['n_out']}"
+
+    def call(self, inputs, init):
+        draw = lambda seed: init(inputs["n_in"], inputs["n_out"], np.random.default_rng(seed))
+        W = draw(inputs["seed"])
+        again = np.asarray(draw(inputs["seed"]), dtype=np.float64)
+        other = np.asarray(draw(inputs["seed"] + 1), dtype=np.float64)
+        return {"W": arr(W, "W"), "again": digest(again), "other": digest(other)}
 
     def judge(self, case, inputs, out):
-        X = inputs["X"]
-        close(get_arr(out, "Y", X.shape), _reference(X, inputs["gamma"], inputs["beta"]), "Y",
-              rtol=1e-7, atol=1e-9)
+        n_in, n_out = case["n_in"], case["n_out"]
+        W = get_arr(out, "W", (n_out, n_in))
+        if not np.all(np.isfinite(W)):
+            raise Wrong("W contains NaN or inf")
+        if not isinstance(out, dict) or out.get("again") != digest(W):
+            raise Wrong("two calls with generators of the same seed gave different W; draw only from `rng`")
+        if out.get("other") == digest(W):
+            raise Wrong("a generator with another seed gave the same W; draw from `rng`")
+        if W.size >= 1000:
+            self.judge_distribution(W, n_in, n_out)
+
+    def judge_mean_var(self, W, var):
+        n, mean, v = _stats(W)
+        if abs(mean) > 5 * np.sqrt(var / n):
+            raise Wrong(f"the mean of W is {mean:.4g}; it should be close to 0")
+        if not 0.9 * var <= v <= 1.1 * var:
+            raise Wrong(f"the variance of W is {v:.4g}, expected {var:.4g}")
 
 
-class Backward(Question):
-    funcs = ("batchnorm_forward", "batchnorm_backward")
-    graded = ("dX", "dgamma", "dbeta")     # which of the three returned gradients this question reads
+class XavierUniform(Initialiser):
+    name, funcs, points = "q1", ("xavier_uniform",), 2
+    hints = ("Glorot & Bengio (2010) want Var[W] = 2 / (n_in + n_out).",
+             "A uniform distribution on [−l, l] has variance l²/3. Solve for l.",
+             "Draw from rng.uniform between −l and l, in the shape (n_out, n_in).")
+
+    def judge_distribution(self, W, n_in, n_out):
+        var = 2.0 / (n_in + n_out)
+        limit = np.sqrt(3.0 * var)          # U(−l, l) has variance l²/3
+        if np.abs(W).max() > limit * (1 + 1e-12):
+            raise Wrong(f"max |W| is {np.abs(W).max():.4g}, above the bound l = {limit:.4g} of a uniform "
+                        f"distribution with variance 2/(n_in + n_out)")
+        self.judge_mean_var(W, var)
+        inside = float(np.mean(np.abs(W) < limit / 2))
+        if not 0.46 <= inside <= 0.54 or np.abs(W).max() < 0.98 * limit:
+            raise Wrong(f"W does not look uniform on [−l, l]: {inside:.0%} of the entries lie within l/2 "
+                        f"(expected 50%)")
+
+
+class HeNormal(Initialiser):
+    name, funcs, points = "q2", ("he_normal",), 2
+    hints = ("He et al. (2015): for ReLU layers Var[W] = 2 / n_in.",
+             "A normal distribution with standard deviation s has variance s².",
+             "Scale standard normal draws from rng (shape (n_out, n_in)) by that standard deviation.")
+
+    def judge_distribution(self, W, n_in, n_out):
+        var = 2.0 / n_in
+        self.judge_mean_var(W, var)
+        within = float(np.mean(np.abs(W) < np.sqrt(var)))
+        if not 0.65 <= within <= 0.72:
+            raise Wrong(f"W does not look normal: {within:.0%} of the entries lie within one standard "
+                        f"deviation (expected 68%)")
+
+
+def _net(case):
+    net = nn.MLP(case["sizes"], activation=case["activation"], seed=case["seed"])
+    rng = np.random.default_rng(case["seed"] + 1)
+    X = rng.standard_normal((case["N"], case["sizes"][0]))
+    y = rng.integers(0, case["sizes"][-1], size=case["N"])
+    return net, X, y
+
+
+class GradNorms(Question):
+    name, funcs, points = "q3", ("grad_norms",), 3
+    hints = ("Forward the batch, compute the loss, backward its gradient: then each Linear layer's "
+             "W.grad holds dL/dW.",
+             "The network may arrive holding old gradients: call net.zero_grad() first.",
+             "Collect the Frobenius norm of W.grad for every bp.nn.Linear in net.layers, from input to output.")
 
     def cases(self, rng):
-        return _cases(rng)
+        nets = [([8, 16, 16, 4], "tanh", 6), ([5, 10, 10, 10, 3], "relu", 9), ([4, 6, 2], "sigmoid", 1)]
+        return [{"seed": int(rng.integers(2**31)), "sizes": s, "activation": a, "N": n} for s, a, n in nets]
 
     def inputs(self, case):
-        return _inputs(case)
+        net, X, y = _net(case)
+        for p in net.parameters():          # stale gradients from "an earlier step"
+            p.grad[...] = 7.0
+        return {"net": net, "X": X, "y": y}
 
-    def call(self, inputs, batchnorm_forward, batchnorm_backward):
-        _, cache = unpack(batchnorm_forward(inputs["X"], inputs["gamma"], inputs["beta"], EPS), ("Y", "cache"),
-                          "batchnorm_forward")
-        names = ("dX", "dgamma", "dbeta")
-        grads = unpack(batchnorm_backward(inputs["dY"], cache), names, "batchnorm_backward")
-        return {k: arr(v, k) for k, v in zip(names, grads) if k in self.graded}
+    def describe(self, case, inputs):
+        return f"MLP {case['sizes']} ({case['activation']}), batch of {case['N']}"
 
-    def numeric(self, inputs):
-        X, gamma, beta, dY = inputs["X"], inputs["gamma"], inputs["beta"], inputs["dY"]
-        L = lambda X_, g_, b_: float(np.sum(dY * _reference(X_, g_, b_)))
-        return {"dX": lambda: numeric_grad(lambda v: L(v, gamma, beta), X),
-                "dgamma": lambda: numeric_grad(lambda v: L(X, v, beta), gamma),
-                "dbeta": lambda: numeric_grad(lambda v: L(X, gamma, v), beta)}
-
-
-class ParamGrads(Backward):
-    name, points = "q2", 2
-    title = "batchnorm_backward: dgamma, dbeta"
-    graded = ("dgamma", "dbeta")            # dX may still be a placeholder (question 3)
-    hints = ("Y = gamma ⊙ X̂ + beta, column by column, for every example of the batch.",
-             "Sum over the batch: every example contributes to the same gamma and beta.",
-             "dbeta is the column sum of dY; dgamma the column sum of dY ⊙ X̂.")
+    def call(self, inputs, grad_norms):
+        return {"norms": arr(grad_norms(inputs["net"], inputs["X"], inputs["y"]), "the list of norms")}
 
     def judge(self, case, inputs, out):
-        numeric = self.numeric(inputs)
-        for k, shape in (("dgamma", inputs["gamma"].shape), ("dbeta", inputs["beta"].shape)):
-            close(get_arr(out, k, shape), numeric[k](), k, rtol=1e-6, atol=1e-8)
+        net, X, y = _net(case)
+        expected = np.array(list(layer_gradients(net, X, y, "cross_entropy")["dW"].values()))
+        got = get_arr(out, "norms", what="the list of norms")
+        if got.shape != expected.shape:
+            raise Wrong(f"got {got.size} norms, expected {expected.size} (one per Linear layer)")
+        close(got, expected, "the norms", rtol=1e-6, atol=1e-12)
 
 
-class InputGrad(Backward):
-    name, points = "q3", 4
-    title = "batchnorm_backward: dX"
-    hints = ("Every X[i, j] influences its own X̂[i, j] directly AND every X̂[k, j] of its column "
-             "through the mean and the variance.",
-             "Chain through three paths: X̂ directly, μ, and σ². Work out dL/dX̂ = dY ⊙ gamma first, then "
-             "dL/dσ² and dL/dμ as column sums.",
-             "The three paths collapse to (1/N)·(1/√(σ² + ε))·(N·dX̂ − Σ dX̂ − X̂ ⊙ Σ(dX̂ ⊙ X̂)), sums over the batch "
-             "(Ioffe & Szegedy 2015).")
-
-    def judge(self, case, inputs, out):
-        close(get_arr(out, "dX", inputs["X"].shape), self.numeric(inputs)["dX"](), "dX", rtol=1e-5, atol=1e-7)
-
-
-q1, q2, q3 = Forward(), ParamGrads(), InputGrad()
-EXERCISE = Exercise("ex09", "Batch normalisation backward, by hand", "ex09_batchnorm.ipynb", "10_remedies.ipynb",
-                    [q1, q2, q3])
+q1, q2, q3 = XavierUniform(), HeNormal(), GradNorms()
+EXERCISE = Exercise("ex09", "Initialisation and gradient norms", "ex09_initialisation.ipynb",
+                    "09_initialisation.ipynb", [q1, q2, q3])
 hint, solution = EXERCISE.hint, EXERCISE.solution

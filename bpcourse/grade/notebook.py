@@ -12,8 +12,8 @@ import stat
 
 from ..checks._core import top_level_names
 
-__all__ = ["NotebookError", "Cell", "read_notebook", "code_cells", "exercise_key", "plan_question",
-           "MAX_NOTEBOOK_BYTES"]
+__all__ = ["NotebookError", "Cell", "read_notebook", "code_cells", "exercise_key", "exercise_identity",
+           "plan_question", "MAX_NOTEBOOK_BYTES"]
 
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 SKIP_TAGS = {"check", "raises-exception", "grader-skip"}
@@ -104,14 +104,62 @@ def code_cells(nb):
 
 
 def exercise_key(nb, filename):
-    """``"ex04"`` from the notebook's metadata (``bpcourse.exercise``) or its file name, else None."""
+    """``"ex04"`` from the notebook's metadata (``bpcourse.exercise``) or its file name, else None.
+
+    A notebook from before the renumbering (``checks.RENUMBERED``) gets its key now."""
+    return exercise_identity(nb, filename)[0]
+
+
+def exercise_identity(nb, filename):
+    """``(key, old)``: the exercise a notebook is, and, for a notebook handed out before the
+    renumbering, its old name (``"ex08_initialisation"``; else None).
+
+    Current notebooks carry ``{"bpcourse": {"exercise": "ex09", "topic": "initialisation"}}``.  An old
+    one says ``ex08`` or ``ex09`` without a topic, or has the old name in its file name; a notebook
+    known only by an ``ex08``/``ex09`` in its file name is old when it defines the renumbered
+    exercise's graded functions and none of the current one's."""
+    from ..checks import RENUMBERED
     meta = nb.get("metadata")
-    tagged = meta.get("bpcourse", {}).get("exercise") if isinstance(meta, dict) and \
-        isinstance(meta.get("bpcourse"), dict) else None
+    info = meta.get("bpcourse") if isinstance(meta, dict) else None
+    info = info if isinstance(info, dict) else {}
+    tagged, topic = info.get("exercise"), info.get("topic")
     if isinstance(tagged, str) and re.fullmatch(r"ex\d{2}", tagged):
-        return tagged
-    m = _EXERCISE_IN_NAME.search(os.fsencode(os.path.basename(filename)))
-    return "ex" + m.group(1).decode() if m else None
+        if isinstance(topic, str):
+            return tagged, None
+        return _renumbered(tagged, RENUMBERED) or (tagged, None)
+    name = os.fsencode(os.path.basename(filename))
+    for old in RENUMBERED:
+        if old.encode() in name:
+            return RENUMBERED[old][1], old
+    m = _EXERCISE_IN_NAME.search(name)
+    if not m:
+        return None, None
+    key = "ex" + m.group(1).decode()
+    legacy = _renumbered(key, RENUMBERED)
+    if legacy and _defines_graded_functions(nb, legacy[0]) and not _defines_graded_functions(nb, key):
+        return legacy
+    return key, None
+
+
+def _renumbered(old_key, renumbered):
+    """(key now, old name) for an old key of a renumbered exercise, else None."""
+    return next(((new, old) for old, (was, new) in renumbered.items() if was == old_key), None)
+
+
+def _defines_graded_functions(nb, key):
+    """Whether any code cell defines one of exercise ``key``'s graded functions (``ast`` only)."""
+    from ..checks import EXERCISE_KEYS, get_exercise
+    if key not in EXERCISE_KEYS:
+        return False
+    funcs = {f for q in get_exercise(key).questions for f in q.funcs}
+    cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            src = cell.get("source", "")
+            src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else src
+            if isinstance(src, str) and (top_level_names(src) or set()) & funcs:
+                return True
+    return False
 
 
 def plan_question(cells, funcs):

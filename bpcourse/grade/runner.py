@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from ..checks import EXERCISE_KEYS, get_exercise
+from ..checks import EXERCISE_KEYS, RENUMBERED, get_exercise
 from ..checks._core import CORRECT, judge_case, solutions_dir
-from .notebook import NotebookError, code_cells, exercise_key, plan_question, read_notebook
+from .notebook import NotebookError, code_cells, exercise_identity, exercise_key, plan_question, read_notebook
 from .sandbox import Limits, Sandbox, _under, run_child
 
 __all__ = ["QuestionResult", "Submission", "discover", "grade", "GRADE_SEED", "STATUS_ORDER"]
@@ -143,7 +143,7 @@ def pick_one(paths, exercise):
 def _load(entries, exercise, warn=None):
     """Read every notebook up front (so nothing a job does later can change what is graded).
     ``warn`` hears, once, about notebooks that say they are another exercise than ``exercise``."""
-    subs, cells_of, groups_kept, other = [], {}, set(), Counter()
+    subs, cells_of, groups_kept, other, renumbered = [], {}, set(), Counter(), Counter()
     rank, group_of = {}, {}            # for one notebook per student and exercise (see below)
     for sid, path, group in entries:
         sub = Submission(sid, path)
@@ -155,7 +155,14 @@ def _load(entries, exercise, warn=None):
             continue
         try:
             nb = read_notebook(path)
-            key = exercise_key(nb, path)
+            key, old = exercise_identity(nb, path)
+            if old and exercise == RENUMBERED[old][0] != key:
+                sub.exercise = exercise        # never score it against the questions now under that number
+                raise NotebookError("invalid_notebook", f"is the old {old} notebook, from before the exercises "
+                                    f"were renumbered: {exercise} is another exercise now, and this one is "
+                                    f"{key}; grade it with --exercise {key}")
+            if old and key == (exercise or key):
+                renumbered[f"{old} → {key}"] += 1
             if exercise and key and key != exercise and group is not None:
                 continue                       # another exercise's notebook in a student folder
             if exercise and key and key != exercise:
@@ -201,6 +208,10 @@ def _load(entries, exercise, warn=None):
             sub.questions = [QuestionResult(q.name, q.label, float(q.points))
                              for q in get_exercise(sub.exercise).questions]
     subs.sort(key=lambda s: s.id)
+    if renumbered and warn:
+        seen = ", ".join(f"{n} × {k}" for k, n in sorted(renumbered.items()))
+        warn(f"bpcourse.grade: graded notebooks from before the exercises were renumbered under their new "
+             f"numbers ({seen}).")
     if other and warn:
         seen = ", ".join(f"{n} × {k}" for k, n in sorted(other.items()))
         warn(f"bpcourse.grade: graded as {exercise} (--exercise), but by their metadata or file names some "
@@ -314,7 +325,7 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
         entries = discover(paths, exclude=outputs)
     subs, cells_of = _load(entries, exercise, warn=log or (lambda msg: print(msg, file=sys.stderr)))
     box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
-        sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log)
+        sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log, limits=limits)
     slots = queue.Queue()
     for k in range(jobs):
         slots.put(k)

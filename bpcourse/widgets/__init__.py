@@ -1,4 +1,4 @@
-"""Live widgets for the course: the playground and the explorers (see COURSE_DESIGN §7).
+"""Live widgets for the course: the playground and the explorers.
 
 Every widget is a plain Python object with ``.controls`` (name -> ipywidgets control),
 ``.figure`` (a matplotlib Figure updated in place), ``.view`` (the ipywidgets container),
