@@ -159,6 +159,10 @@ CHANGES = [
     ("ConvExplorer", {}, "w11", [1.0, -0.5, 2.0, 0.0]),
     ("ConvExplorer", {}, "i", [0, 5, 7, 3]),
     ("ConvExplorer", {}, "j", [0, 6, 7, 2]),
+
+
+    ("AdversarialExplorer", {}, "model", ["CNN", "MLP"]),
+    ("AdversarialExplorer", {"model": "CNN"}, "eps", [0.05, 0.1, 0.2, 0.3]),
 ]
 
 

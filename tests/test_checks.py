@@ -72,6 +72,13 @@ def _src(code):
     return ns
 
 
+# ex16 q2's reference shape, to change one thing at a time
+_FGSM = ("def fgsm_step(X, y, W1, b1, W2, b2, eps):\n    A1 = np.tanh(X @ W1.T + b1)\n    Z2 = A1 @ W2.T + b2\n"
+         "    P = np.exp(Z2 - Z2.max(1, keepdims=True))\n    P /= P.sum(1, keepdims=True)\n"
+         "    P[np.arange(len(y)), y] -= 1\n    dX = ((P / len(y)) @ W2 * (1 - A1**2)) @ W1\n"
+         "    return np.clip(X + eps * np.sign(dX), 0, 1)")
+
+
 # (exercise, question, a wrong implementation, words the message must contain)
 MISTAKES = [
     ("ex01", "q1", "def df_dx(x):\n    return math.cos(x * x)", "expected"),
@@ -136,6 +143,29 @@ MISTAKES = [
                    "    Xhat = (X - X.mean(0)) / X.std(0, ddof=1)\n    return gamma * Xhat + beta, None", "Y"),
     ("ex10", "q3", "def batchnorm_backward(dY, cache):\n    Xhat, inv_std, gamma = cache\n"
                    "    return dY * gamma * inv_std, (dY * Xhat).sum(0), dY.sum(0)", "dX"),
+    # ex16: the input gradient without tanh's derivative, or averaged over the batch
+    ("ex16", "q1", "def score_gradient(X, W1, b1, W2, b2, c):\n    dZ2 = np.zeros((len(X), len(W2)))\n"
+                   "    dZ2[:, c] = 1.0\n    return dZ2 @ W2 @ W1", "∂S/∂X"),
+    ("ex16", "q1", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n"
+                   "    return ((dZ2 @ W2) * (1 - A1**2)) @ W1 / len(X)", "∂S/∂X"),
+    # ex16 q2: FGSM without clipping, with the raw gradient, or down the loss
+    ("ex16", "q2", _FGSM.replace("np.clip(X + eps * np.sign(dX), 0, 1)", "X + eps * np.sign(dX)"), "pixel range"),
+    ("ex16", "q2", _FGSM.replace("np.sign(dX)", "dX"), "gradient's sign"),
+    ("ex16", "q2", _FGSM.replace("X + eps", "X - eps"), "against the loss gradient"),
+    # ex16 q3: descent instead of ascent, the penalty forgotten, x0 changed in place
+    ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
+                   "    for _ in range(steps):\n        x = x - lr * (score_gradient(x, W1, b1, W2, b2, c) + 2 * l2 * x)\n"
+                   "    return x", "down the score"),
+    ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
+                   "    for _ in range(steps):\n        x = x + lr * score_gradient(x, W1, b1, W2, b2, c)\n"
+                   "    return x", "ignores the penalty"),
+    ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0\n"
+                   "    for _ in range(steps):\n        x += lr * (score_gradient(x, W1, b1, W2, b2, c) - 2 * l2 * x)\n"
+                   "    return x", "in place"),
     ("ex08", "q1", "def slope_peak(f, lo, hi):\n    z = np.linspace(lo, hi, 20001)\n    k = np.argmax(f(z))\n"
                    "    return z[k], (f(z[k] + 1e-5) - f(z[k] - 1e-5)) / 2e-5", "largest slope"),   # the peak of f, not f'
     ("ex08", "q2", "def delta_norms(Ws, bs, X, dA):\n    A, Zs = X, []\n    for W, b in zip(Ws, bs):\n"

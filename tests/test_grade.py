@@ -583,4 +583,60 @@ def test_hostile_ex15_submissions_cost_only_their_own_questions(tmp_path, bwrap_
         row = rows[name]
         assert [row[q] for q in ("q1", "q2", "q3", "q4")] == scores, (name, row)
         assert row["status"] == status, (name, row)
+
+
+# ----------------------------------------------------------------------------------------------
+# exercise 16: its checks compare with bp.input_gradients, which a submission can reach and patch
+# ----------------------------------------------------------------------------------------------
+
+_EX16_PATCH_ENGINE = """
+import bpcourse.input_gradients as ig
+import bpcourse.checks.ex16 as c
+ig.fgsm = c.fgsm = lambda model, loss, X, y, eps, **kw: X
+ig.optimise_input = c.optimise_input = lambda model, target, x0=None, **kw: x0
+ig.loss_input_gradient = c.loss_input_gradient = lambda *a, **k: (0.0, a[2] * 0)
+import numpy as np
+np.allclose = lambda *a, **k: True
+"""
+
+# name: (code appended to the solution's definitions, expected (q1, q2, q3), why)
+EX16_HOSTILE = {
+    "patched_engine_wrong_answers": (
+        _EX16_PATCH_ENGINE + "def fgsm_step(X, y, W1, b1, W2, b2, eps):\n    return X\n"
+        "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    return x0\n",
+        (2, 0, 0), "the engine and np.allclose patched in the sandbox: the trusted judge never sees it"),
+    "x0_changed_in_place": (
+        "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0\n    for _ in range(steps):\n"
+        "        x += lr * (score_gradient(x, W1, b1, W2, b2, c) - 2 * l2 * x)\n    return x\n",
+        (2, 2, 0), "the right numbers, but x0 modified in place"),
+    "nan_and_float32": (
+        "def score_gradient(X, W1, b1, W2, b2, c):\n    return np.full(X.shape, np.nan)\n"
+        "def fgsm_step(X, y, W1, b1, W2, b2, eps):\n    return X.astype(np.float32)\n",
+        (0, 0, 2), "NaN gradients and float32 adversarial inputs; q3 runs only the cells up to optimise_input, "
+                   "before this one, so it keeps the solution's score_gradient"),
+}
+
+
+def _ex16_submission(folder, name, code):
+    nb = json.loads((ROOT / "solutions" / "ex16_input_gradients.ipynb").read_text())
+    last_def = max(i for i, c in enumerate(nb["cells"]) if "def optimise_input" in "".join(c["source"]))
+    nb["cells"].insert(last_def + 1, {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                                      "source": code})
+    (folder / f"{name}_ex16_input_gradients.ipynb").write_text(json.dumps(nb))
+
+
+def test_ex16_hostile_submissions_get_what_their_correct_parts_earn(tmp_path, bwrap_available):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name, (code, _, _) in EX16_HOSTILE.items():
+        _ex16_submission(subs, name, code)
+    before = _snapshot(subs)
+    r = _grade_cli(subs, "--exercise", "ex16", "--jobs", 2, "--sandbox", "bwrap", "--out", tmp_path / "g.csv",
+                   "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = _rows(tmp_path / "g.csv")
+    for name, (_, expected, why) in EX16_HOSTILE.items():
+        row = next(v for k, v in rows.items() if f"/{name}_" in k)
+        got = tuple(int(float(row[q])) for q in ("q1", "q2", "q3"))
+        assert row["status"] == "ok" and got == expected, f"{name} ({why}): {got}, {row}"
     assert _snapshot(subs) == before

@@ -283,3 +283,29 @@ def test_bad_input_gets_one_clear_value_error(call, words):
 
 def test_exported_through_the_package():
     assert bp.input_gradients.fgsm is fgsm and bp.input_gradients.saliency is saliency
+
+
+def _small_cnn(seed=0):
+    nn = bp.nn
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1, seed=seed), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(3 * 3 * 3, 4, seed=seed + 1))
+
+
+def test_the_same_functions_work_for_a_cnn(rng):
+    cnn = _small_cnn()
+    X = rng.uniform(0, 1, size=(2, 1, 6, 6))           # random pixels: no ties in a max-pooling window
+    t = np.array([1, 3])
+    Z, dX = class_score_gradient(cnn, X, t)
+    assert Z.shape == (2, 4) and dX.shape == X.shape
+    assert bp.relative_error(dX, _central(lambda Xc: _score(cnn, Xc, t), X)) < 1e-7
+    assert np.array_equal(saliency(cnn, X, t), np.abs(dX))
+    X_adv = fgsm(cnn, "cross_entropy", X, t, 0.1)
+    assert X_adv.shape == X.shape and 0 <= X_adv.min() and X_adv.max() <= 1
+    ce = bp.losses.SoftmaxCrossEntropy()
+    assert ce(cnn.forward(X_adv), t) > ce(cnn.forward(X), t)
+    with pytest.raises(ValueError, match="optimise_input: cannot tell the input shape.*shape=\\(1, 8, 8\\)"):
+        optimise_input(cnn, 0, steps=2)
+    V = optimise_input(cnn, [0, 2], steps=30, lr=0.5, l2=0.01, shape=(1, 6, 6))
+    assert V.shape == (2, 1, 6, 6) and np.array_equal(cnn.forward(V).argmax(1), [0, 2])
+    with pytest.raises(ValueError, match="saliency: the model cannot take X of shape \\(2, 36\\).*\\(N, 1, H, W\\)"):
+        saliency(cnn, X.reshape(2, 36), 0)

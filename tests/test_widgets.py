@@ -602,17 +602,35 @@ def test_adversarial_explorer_shows_the_engines_fgsm():
         assert_png_changed(png, w.png)
 
 
-def test_adversarial_explorer_fgsm_fools_where_random_signs_do_not():
-    w = bw.AdversarialExplorer(eps=0.1)
+@pytest.mark.parametrize("model", ["MLP", "CNN"])
+def test_adversarial_explorer_fgsm_fools_where_random_signs_do_not(model):
+    w = bw.AdversarialExplorer(eps=0.1, model=model)
     fooled = {"FGSM": 0, "random signs": 0}
     for attack in fooled:
         w.controls["attack"].value = attack
         for digit in range(40):
             w.controls["digit"].value = digit
             s = w.state()
+            assert s["model"] == model
             fooled[attack] += s["pred_clean"] == s["label"] and s["pred_adv"] != s["label"]
-    # notebook 16 measured 39-48 % accuracy under FGSM at ε = 0.1 and 94-97 % under random signs
-    assert fooled["FGSM"] >= 12 and fooled["random signs"] <= 4, fooled
+    # notebook 16 measured, at ε = 0.1, 38-48 % (MLP) and 49-57 % (CNN) accuracy under FGSM, 94-98 % under random signs
+    assert fooled["FGSM"] >= 10 and fooled["random signs"] <= 4, fooled
+
+
+def test_adversarial_explorer_cnn_sees_images():
+    from bpcourse.input_gradients import fgsm
+    w = bw.AdversarialExplorer(digit=3, eps=0.1, model="MLP")
+    assert w.controls["model"].options == ("MLP", "CNN")
+    mlp_adv = w.state()["x_adv"]
+    w.controls["model"].value = "CNN"
+    s = w.state()
+    cnn, shape = w.models["CNN"]
+    X, y = _digits_test_split()
+    expected = fgsm(cnn, "cross_entropy", X[3].reshape(1, 1, 8, 8), y[3:4], 0.1)
+    assert shape == (1, 8, 8) and np.array_equal(s["x_adv"], expected.reshape(64))
+    assert not np.array_equal(s["x_adv"], mlp_adv)                  # another network, another attack
+    P = bp.activations.softmax(cnn.forward(expected), axis=1)[0]
+    assert np.allclose(s["bars_adv"], P) and "CNN" in s["text"]
 
 
 def test_adversarial_explorer_eps_zero_and_the_random_pattern():
@@ -668,7 +686,7 @@ def test_adversarial_explorer_arguments():
         bw.AdversarialExplorer(eps=0.5)
     with pytest.raises(ValueError, match="attack.*valid: FGSM, random signs"):
         bw.AdversarialExplorer(attack="PGD")
-    with pytest.raises(ValueError, match="model.*valid: MLP"):
+    with pytest.raises(ValueError, match="model.*valid: MLP, CNN"):
         bw.AdversarialExplorer(model="transformer")
 
 

@@ -26,17 +26,21 @@ _DEFAULTS: dict[int, dict[str, tuple[Module, tuple[int, ...]]]] = {}
 
 
 def default_models(seed: int = 0) -> dict[str, tuple[Module, tuple[int, ...]]]:
-    """The explorer's own models, trained once per seed and kept: {"MLP": (net, (64,))}.
+    """The explorer's own models, trained once per seed and kept: {"MLP": (mlp, (64,)), "CNN": (cnn, (1, 8, 8))}.
 
-    The MLP is notebook 16's: ``MLP([64, 64, 10], activation="tanh")``, 20 epochs of Adam (lr 0.01,
-    batches of 32) on the training digits of ``load_digits_split(seed=0)`` (pixels in [0, 1]).
+    Notebook 16's two networks, trained with Adam (lr 0.01, batches of 32) on the training digits of
+    ``load_digits_split(seed=0)`` (pixels in [0, 1]): ``MLP([64, 64, 10], activation="tanh")`` for 20 epochs,
+    and Conv2d(1, 16, 3, padding=1), tanh, MaxPool2d(2), Flatten, Linear(256, 10) on 1×8×8 images for 10.
     """
     if seed not in _DEFAULTS:
         X_train, _, y_train, _ = load_digits_split(test_fraction=0.25, seed=0)
-        net = nn.MLP([64, 64, 10], activation="tanh", seed=seed)
-        train.fit(net, "cross_entropy", optim.Adam(net.parameters(), lr=0.01), X_train, y_train, epochs=20,
-                  batch_size=32, seed=seed, progress=False)
-        _DEFAULTS[seed] = {"MLP": (net, (64,))}
+        mlp = nn.MLP([64, 64, 10], activation="tanh", seed=seed)
+        cnn = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1, seed=seed), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(256, 10, seed=seed + 1))
+        for net, X, epochs in ((mlp, X_train, 20), (cnn, X_train.reshape(-1, 1, 8, 8), 10)):
+            train.fit(net, "cross_entropy", optim.Adam(net.parameters(), lr=0.01), X, y_train, epochs=epochs,
+                      batch_size=32, seed=seed, progress=False)
+        _DEFAULTS[seed] = {"MLP": (mlp, (64,)), "CNN": (cnn, (1, 8, 8))}
     return dict(_DEFAULTS[seed])
 
 
@@ -79,8 +83,9 @@ def _outline(p, width=0.7):
 class AdversarialExplorer(Widget):
     """A test digit, ε and a perturbation (FGSM or random signs), for one of the models.
 
-    Panels: the digit, the perturbation x̃ − x (colour range ±ε), the perturbed digit x̃, and the
-    class probabilities before (outlined bars) and after (filled bars).
+    Panels: the digit, the perturbation x̃ − x (colour range ±ε; purple: ink added, orange: removed),
+    the perturbed digit x̃, and the class probabilities before (outlined bars) and after (filled bars:
+    the true class orange, a wrong winner vermillion).
 
     models: {name: model or (model, input shape)}, e.g. ``{"MLP": mlp, "CNN": (cnn, (1, 8, 8))}``;
             each maps 8x8 digits (pixels in [0, 1]) to 10 logits.  Default: ``default_models(seed)``.
