@@ -87,7 +87,6 @@ def exp_15(seeds=range(5)):
     _summary("gap (CNN + GAP − MLP)", gaps)
 
 
-EXPERIMENTS = {"06": exp_06, "15": exp_15}
 
 
 def _digits_mlp(seed, X, y, adversarial_eps=None):
@@ -157,7 +156,7 @@ def exp_16():
         _summary(f"16 {label}: under FGSM ε = 0.1", [r for a, _, r in robust if a == flag])
 
 
-EXPERIMENTS = {"06": exp_06, "16": exp_16}
+EXPERIMENTS = {"06": exp_06, "15": exp_15, "16": exp_16}
 
 
 def main(argv=None):
