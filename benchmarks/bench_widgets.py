@@ -145,6 +145,10 @@ CHANGES = [
     ("RNNExplorer", {}, "length", [10, 60, 100, 30]),
     ("RNNExplorer", {}, "activation", ["identity", "tanh"]),
     ("RNNExplorer", {}, "clip", [0.1, 1.0, 10.0, float("inf")]),
+    ("AttentionExplorer", {}, "head", [2, 3, 4, 1]),
+    ("AttentionExplorer", {}, "layer", [2, 1]),
+    ("AttentionExplorer", {}, "temperature", [0.5, 1.2, 0.8]),      # after the first cycle: cached samples
+    ("AttentionExplorer", {}, "prompt", ["To be, or not to be", "ROMEO:\nBut soft, what light"]),
 ]
 
 

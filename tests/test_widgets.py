@@ -29,7 +29,7 @@ def assert_png_changed(before, after):
 
 ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeExplorer, bw.SoftmaxExplorer,
        bw.FiniteDifferenceExplorer, bw.LearningRateExplorer, bw.OptimizerExplorer, bw.GradientFlowExplorer,
-       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer]
+       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer, bw.AttentionExplorer]
 
 
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)

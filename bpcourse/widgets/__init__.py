@@ -15,7 +15,9 @@ from .explorers import (ActivationExplorer, CircuitExplorer, FiniteDifferenceExp
                         LearningRateExplorer, OptimizerExplorer, SoftmaxExplorer)
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
+from .attention import AttentionExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer",
            "SoftmaxExplorer", "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer",
-           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer"]
+           "GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer", "RNNExplorer",
+           "AttentionExplorer"]
