@@ -16,7 +16,7 @@ import importlib
 
 __all__ = ["EXERCISE_KEYS", "get_exercise"]
 
-EXERCISE_KEYS = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08", "ex09")
+EXERCISE_KEYS = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06", "ex07", "ex08", "ex09", "ex17")
 
 
 def get_exercise(key):
