@@ -222,6 +222,7 @@ BROWSER_SLIDERS = [
      [(0, "lr", "ArrowRight")]),
     ("RNNExplorer", "bp.widgets.RNNExplorer()", [(0, "rho", "ArrowRight"), (1, "length", "ArrowRight"),
                                                  (2, "clip", "ArrowLeft")]),     # clip starts at "off", the right end
+    ("AttentionExplorer", "bp.widgets.AttentionExplorer()", [(0, "temperature", "ArrowRight")]),
 ]
 
 # arm: resolve window.__done with the ms from window.__t0 (set just before the key press) to the
