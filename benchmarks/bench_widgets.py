@@ -163,6 +163,12 @@ CHANGES = [
 
     ("AdversarialExplorer", {}, "model", ["CNN", "MLP"]),
     ("AdversarialExplorer", {"model": "CNN"}, "eps", [0.05, 0.1, 0.2, 0.3]),
+
+
+    ("AttentionExplorer", {}, "head", [2, 3, 4, 1]),
+    ("AttentionExplorer", {}, "layer", [2, 1]),
+    ("AttentionExplorer", {}, "temperature", [0.5, 1.2, 0.8]),      # after the first cycle: cached samples
+    ("AttentionExplorer", {}, "prompt", ["To be, or not to be", "ROMEO:\nBut soft, what light"]),
 ]
 
 
@@ -238,6 +244,9 @@ BROWSER_SLIDERS = [
     ("RNNExplorer", "bp.widgets.RNNExplorer()", [(0, "rho", "ArrowRight"), (1, "length", "ArrowRight"),
                                                  (2, "clip", "ArrowLeft")]),     # clip starts at "off", the right end
     ("AdversarialExplorer", "bp.widgets.AdversarialExplorer()", [(0, "digit", "ArrowRight"), (1, "eps", "ArrowRight")]),
+
+
+    ("AttentionExplorer", "bp.widgets.AttentionExplorer()", [(0, "temperature", "ArrowRight")]),
 ]
 
 # arm: resolve window.__done with the ms from window.__t0 (set just before the key press) to the

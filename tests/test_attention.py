@@ -275,3 +275,14 @@ def test_tinygpt_against_torch(record_error):
     assert record_error("torch TinyGPT loss", abs(L - L_torch) / abs(L_torch)) <= 1e-12
     for name, p in gpt.named_parameters():
         assert record_error("torch TinyGPT grads", bp.relative_error(p.grad, grads[name])) <= 1e-10, name
+
+
+def test_exercise_reference_is_the_engines_head():
+    """ex17's checker compares learners with ``_reference``: it must be exactly one engine head."""
+    from bpcourse.checks.ex17 import _reference
+    layer = CausalSelfAttention(3, 1, seed=0)
+    X = np.random.default_rng(1).standard_normal((1, 5, 3))
+    out = layer(X)
+    QKV = X[0] @ layer.qkv.W.data.T + layer.qkv.b.data
+    Y = _reference(QKV[:, :3], QKV[:, 3:6], QKV[:, 6:])
+    np.testing.assert_allclose(Y @ layer.proj.W.data.T + layer.proj.b.data, out[0], rtol=1e-13, atol=1e-14)

@@ -256,6 +256,22 @@ MISTAKES = [
                    "    pool = bp.nn.AvgPool2d(k)\n    pool(X)\n    return pool.backward(dY)", "non-zero entries"),
     ("ex15", "q4", "def maxpool_backward(X, dY, k):\n"
                    "    pool = bp.nn.MaxPool2d(k)\n    pool(-X)\n    return pool.backward(dY)", "dX"),
+
+
+    ("ex17", "q1", "def attention_forward(Q, K, V):\n    S = Q @ K.T / np.sqrt(Q.shape[1])\n"
+                   "    A = np.exp(S - S.max(1, keepdims=True))\n    A /= A.sum(1, keepdims=True)\n"
+                   "    return A @ V, (Q, K, V, A)", "WITHOUT the causal mask"),
+    ("ex17", "q1", "def attention_forward(Q, K, V):\n    T = len(Q)\n"
+                   "    S = np.where(np.tril(np.ones((T, T), bool)), Q @ K.T, -np.inf)\n"
+                   "    A = np.exp(S - S.max(1, keepdims=True))\n    A /= A.sum(1, keepdims=True)\n"
+                   "    return A @ V, (Q, K, V, A)", "Y"),
+    ("ex17", "q2", "def attention_backward(dY, cache):\n    Q, K, V, A = cache\n    d = Q.shape[1]\n"
+                   "    dS = (dY @ V.T) * A\n    return dS @ K / np.sqrt(d), dS.T @ Q / np.sqrt(d), A.T @ dY",
+     "dQ"),
+    ("ex17", "q2", "def attention_backward(dY, cache):\n    Q, K, V, A = cache\n    dA = dY @ V.T\n"
+                   "    dS = A * (dA - (dA * A).sum(1, keepdims=True))\n    return dS @ K, dS.T @ Q, A.T @ dY", "dQ"),
+    ("ex17", "q3", "def embedding_backward(ids, dE, vocab_size):\n    dW = np.zeros((vocab_size, dE.shape[-1]))\n"
+                   "    dW[ids] += dE\n    return dW", "repeated tokens must add up"),
 ]
 
 

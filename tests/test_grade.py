@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 
 from bpcourse.checks import EXERCISE_KEYS, RENUMBERED, get_exercise
+
+
+from bpcourse.checks import EXERCISE_KEYS
+
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -640,3 +644,75 @@ def test_ex16_hostile_submissions_get_what_their_correct_parts_earn(tmp_path, bw
         got = tuple(int(float(row[q])) for q in ("q1", "q2", "q3"))
         assert row["status"] == "ok" and got == expected, f"{name} ({why}): {got}, {row}"
     assert _snapshot(subs) == before
+
+
+# ---- hostile submissions of exercise 17 (attention): q1 forward 2, q2 backward 3, q3 embedding 2 ---------
+
+_EX17_HOSTILE = {
+    # the embedding backward is right but writes into the learner-visible dE: q3 incorrect
+    "mutates_dE": ("embedding_backward", "dW = np.zeros((vocab_size, dE.shape[-1]))\ndE *= 1.0000001\n"
+                                         "np.add.at(dW, ids, dE)\nreturn dW", "ok", 5),
+    # the forward returns an object that claims to equal anything: q1 and q2 (which calls it) fail
+    "always_equal": ("attention_forward", "class Eq:\n    def __eq__(self, other):\n        return True\n"
+                                          "return Eq(), None", "ok", 2),
+    # the backward never returns: only q2 times out
+    "endless_backward": ("attention_backward", "while True:\n    pass", "timeout", 4),
+    # last-write-wins scatter: q3 incorrect
+    "overwrite_rows": ("embedding_backward", "dW = np.zeros((vocab_size, dE.shape[-1]))\ndW[ids] = dE\n"
+                                             "return dW", "ok", 5),
+}
+
+
+def _child_imports_this_checkout():
+    """The grader's child runs ``python -I``: it imports the *installed* bpcourse, not PYTHONPATH's."""
+    r = subprocess.run([sys.executable, "-I", "-c", "import bpcourse, os; print(os.path.realpath(bpcourse.__file__))"],
+                       capture_output=True, text=True, timeout=120)
+    return r.stdout.strip() == os.path.realpath(ROOT / "bpcourse" / "__init__.py")
+
+
+def _ex17_hostile_functions(name):
+    """The solution's namespace with one function replaced by the hostile body (for in-process checks)."""
+    func, body, _, _ = _EX17_HOSTILE[name]
+    sol = json.loads((ROOT / "solutions" / "ex17_attention.ipynb").read_text())
+    ns = {}
+    for cell in sol["cells"]:
+        if cell["cell_type"] == "code" and not {"check", "raises-exception"} & set(cell["metadata"].get("tags", [])):
+            exec("".join(cell["source"]), ns)
+    signatures = {"attention_forward": "Q, K, V", "attention_backward": "dY, cache",
+                  "embedding_backward": "ids, dE, vocab_size"}
+    exec(f"def {func}({signatures[func]}):\n" + "\n".join("    " + l for l in body.split("\n")), ns)
+    return ns
+
+
+@pytest.mark.parametrize("name", [n for n in _EX17_HOSTILE if n != "endless_backward"])
+def test_hostile_ex17_answers_score_what_they_deserve_in_process(name):
+    """The trusted side's verdicts (run_case -> JSON -> judge_case, as the grader's parent sees them)."""
+    from bpcourse.checks import get_exercise
+    ns = _ex17_hostile_functions(name)
+    ex = get_exercise("ex17")
+    total = sum(q.points for q in ex.questions if q.verdict(*[ns[f] for f in q.funcs], seed=3).correct)
+    assert total == _EX17_HOSTILE[name][3]
+
+
+def test_hostile_ex17_submissions_are_graded_without_stopping_the_batch(tmp_path):
+    if not _child_imports_this_checkout():
+        pytest.skip("the grader's child (python -I) imports another bpcourse checkout than this one")
+    sol = json.loads((ROOT / "solutions" / "ex17_attention.ipynb").read_text())
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    signatures = {"attention_forward": "Q, K, V", "attention_backward": "dY, cache",
+                  "embedding_backward": "ids, dE, vocab_size"}
+    for name, (func, body, _, _) in _EX17_HOSTILE.items():
+        nb = json.loads(json.dumps(sol))
+        cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and f"def {func}(" in "".join(c["source"]))
+        cell["source"] = f"def {func}({signatures[func]}):\n" + "\n".join("    " + l for l in body.split("\n"))
+        (subs / f"{name}.ipynb").write_text(json.dumps(nb))
+    before = _snapshot(subs)
+    r = _grade_cli(subs, "--exercise", "ex17", "--jobs", 2, "--timeout", 3, "--sandbox", "bwrap",
+                   "--out", tmp_path / "grades.csv", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {Path(k).stem: v for k, v in _rows(tmp_path / "grades.csv").items()}
+    for name, (_, _, status, total) in _EX17_HOSTILE.items():
+        assert rows[name]["status"] == status and float(rows[name]["total"]) == total, (name, rows[name])
+        assert float(rows[name]["max"]) == 7
+    assert _snapshot(subs) == before                 # no submission was modified

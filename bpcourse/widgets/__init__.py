@@ -25,8 +25,9 @@ from .explorers import (
 )
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
+from .attention import AttentionExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "AdversarialExplorer", "ConvExplorer", "GradientFlowExplorer",
            "InitExplorer", "RegularizationExplorer", "RemediesExplorer", "GateExplorer",
            "ActivationExplorer", "CircuitExplorer", "FiniteDifferenceExplorer", "LayerShapeExplorer",
-           "LearningRateExplorer", "OptimizerExplorer", "SoftmaxExplorer", "RNNExplorer"]
+           "LearningRateExplorer", "OptimizerExplorer", "SoftmaxExplorer", "RNNExplorer", "AttentionExplorer"]
