@@ -31,11 +31,6 @@ def assert_png_changed(before, after):
 ALL = [getattr(bw, name) for name in bw.__all__ if name not in ("Widget", "PRESETS")]
 
 
-ALL = [bw.Playground, bw.CircuitExplorer, bw.ActivationExplorer, bw.LayerShapeExplorer, bw.SoftmaxExplorer,
-       bw.FiniteDifferenceExplorer, bw.LearningRateExplorer, bw.OptimizerExplorer, bw.GradientFlowExplorer,
-       bw.InitExplorer, bw.RemediesExplorer, bw.RegularizationExplorer, bw.RNNExplorer, bw.AttentionExplorer]
-
-
 @pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
 def test_contract_and_static_fallback(cls):
     w = cls()
