@@ -169,6 +169,28 @@ MISTAKES = [
     ("ex11", "q3", "def measured_boundary(step, lr_max):\n    lo, hi = 0.0, lr_max\n    for _ in range(40):\n"
                    "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if abs(step(1.0, 0.0, mid)[0]) < 1 else (lo, mid)\n"
                    "    return lo", "boundary"),
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n        if p.data.ndim >= 2:\n"
+                   "            p.grad[...] = lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "+=, not ="),                                                                   # = for +=
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n"
+                   "        p.grad += lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "(bias)"),                                                                      # biases penalised
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n        if p.data.ndim >= 2:\n"
+                   "            p.grad += 2 * lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "(weight matrix)"),                                                             # d/dW of λ/2‖W‖² taken as 2λW
+    ("ex12", "q2", "def dropout_forward(X, p, rng):\n    M = rng.random(X.shape) >= p\n    return X * M, M",
+     "scales the kept units"),
+    ("ex12", "q2", "def dropout_forward(X, p, rng):\n    M = (np.random.random(X.shape) >= p) / (1 - p)\n    return X * M, M",
+     "same seed"),
+    ("ex12", "q3", "def dropout_backward(dY, cache):\n    return dY * (cache > 0)", "dX"),
+    ("ex12", "q4", "def early_stopping(val_losses, patience, min_delta=0.0):\n    best, best_epoch, wait = np.inf, None, 0\n"
+                   "    for epoch, loss in enumerate(val_losses, start=1):\n"
+                   "        if loss <= best - min_delta:\n            best, best_epoch, wait = loss, epoch, 0\n"
+                   "        else:\n            wait += 1\n            if wait >= patience:\n                return epoch, best_epoch\n"
+                   "    return len(val_losses), best_epoch", "_epoch is"),                # <= instead of <
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
