@@ -191,6 +191,28 @@ MISTAKES = [
                    "        if loss <= best - min_delta:\n            best, best_epoch, wait = loss, epoch, 0\n"
                    "        else:\n            wait += 1\n            if wait >= patience:\n                return epoch, best_epoch\n"
                    "    return len(val_losses), best_epoch", "_epoch is"),                # <= instead of <
+    ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
+                   "    return dh @ W_xh, dh @ W_hh, dh.T @ x, dh.T @ h_prev, dh.sum(0)", "dW_xh"),   # tanh' missing
+    ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
+                   "    h = np.tanh(x @ W_xh.T + h_prev @ W_hh.T + b)\n    d = dh * (1 - h * h)\n"
+                   "    return d @ W_xh, d @ W_hh.T, d.T @ x, d.T @ h_prev, d.sum(0)", "dh_prev"),  # transposed W_hh
+    ("ex13", "q2", "def bptt(X, h0, W_xh, W_hh, b, dH):\n    hs = [h0]\n    for t in range(X.shape[1]):\n"
+                   "        hs.append(np.tanh(X[:, t] @ W_xh.T + hs[-1] @ W_hh.T + b))\n    carry = np.zeros_like(h0)\n"
+                   "    for t in reversed(range(X.shape[1])):\n        d = (dH[:, t] + carry) * (1 - hs[t + 1] ** 2)\n"
+                   "        dW_xh, dW_hh, db = d.T @ X[:, t], d.T @ hs[t], d.sum(0)\n        carry = d @ W_hh\n"
+                   "    return dW_xh, dW_hh, db, carry", "+=, not ="),                       # = for +=
+    ("ex13", "q2", "def bptt(X, h0, W_xh, W_hh, b, dH):\n    hs = [h0]\n    for t in range(X.shape[1]):\n"
+                   "        hs.append(np.tanh(X[:, t] @ W_xh.T + hs[-1] @ W_hh.T + b))\n"
+                   "    dW_xh, dW_hh, db = 0 * W_xh, 0 * W_hh, 0 * b\n"
+                   "    for t in reversed(range(X.shape[1])):\n        d = dH[:, t] * (1 - hs[t + 1] ** 2)\n"
+                   "        dW_xh += d.T @ X[:, t]; dW_hh += d.T @ hs[t]; db += d.sum(0)\n"
+                   "    return dW_xh, dW_hh, db, d @ W_hh", "dW_hh"),                          # the path through h_{t+1} forgotten
+    ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
+                   "    for p in params:\n        n = np.linalg.norm(p.grad)\n"
+                   "        if n > max_norm:\n            p.grad *= max_norm / n\n    return total", "global norm"),
+    ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
+                   "    if total > max_norm:\n        for p in params:\n            p.grad *= max_norm / total\n"
+                   "    return np.sqrt(sum((p.grad**2).sum() for p in params))", "returned norm"),
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
