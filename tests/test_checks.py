@@ -213,6 +213,25 @@ MISTAKES = [
     ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
                    "    if total > max_norm:\n        for p in params:\n            p.grad *= max_norm / total\n"
                    "    return np.sqrt(sum((p.grad**2).sum() for p in params))", "returned norm"),
+    # ex18: the reference backward_by_hand (or fused function) with one line changed
+    ("ex18", "q1", ("dlogprobs[rows, y] = -1.0 / N", "dlogprobs[rows, y] = -1.0"), "dlogprobs"),        # forgotten 1/N
+    ("ex18", "q1", ("dexps = dprobs * I[\"inv_sums\"] + dsums", "dexps = dprobs * I[\"inv_sums\"]"),
+     "dexps"),                                                                       # one of two uses: = for +=
+    ("ex18", "q1", ("dshifted = I[\"exps\"] * dexps", "dshifted = I[\"exps\"]\n    dshifted *= dexps"),
+     "in place"),                                                                    # overwrites I["exps"]
+    ("ex18", "q1", ("dA1=dlogits @ P[\"W2\"]", "dA1=dlogits @ P[\"W2\"].T"), "dA1"),    # transposed W
+    ("ex18", "q2", ("dZbn = G[\"dA1\"] * (1.0 - I[\"A1\"] ** 2)", "dZbn = G[\"dA1\"]"), "dZbn"),   # tanh' missing
+    ("ex18", "q2", ("dZ1 = dZc + dmu / N", "dZ1 = dZc"), "dZ1"),                      # the path through mu
+    ("ex18", "q2", ("dZc2 = np.broadcast_to(dvar_eps / N,", "dZc2 = np.broadcast_to(dvar_eps,"), "dZc2"),  # 1/N
+    ("ex18", "q3", "def cross_entropy_fused(logits, y):\n    E = np.exp(logits)\n    P = E / E.sum(1, keepdims=True)\n"
+                   "    P[np.arange(len(y)), y] -= 1\n    return P / len(y)", "NaN or inf"),
+    ("ex18", "q3", "def cross_entropy_fused(logits, y):\n    logits -= logits.max(1, keepdims=True)\n    P = np.exp(logits)\n"
+                   "    P /= P.sum(1, keepdims=True)\n    P[np.arange(len(y)), y] -= 1\n    return P / len(y)", "in place"),
+    ("ex18", "q4", "def batchnorm_fused(dZbn, Zhat, inv_std, gamma):\n    return gamma * dZbn * inv_std", "dZ1"),
+    ("ex18", "q5", "def train_by_hand(X, y, seed):\n    rng = np.random.default_rng(seed)\n"
+                   "    P = {'W1': rng.standard_normal((64, 64)) / 8, 'b1': np.zeros(64), 'gamma': np.ones(64),\n"
+                   "         'beta': np.zeros(64), 'W2': rng.standard_normal((10, 64)) / 8, 'b2': np.zeros(10)}\n"
+                   "    Z1 = X @ P['W1'].T\n    return P, Z1.mean(0), Z1.var(0)", "accuracy"),       # untrained
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
@@ -229,12 +248,18 @@ MISTAKES = [
 @pytest.mark.parametrize("key, name, code, words", MISTAKES,
                          ids=[f"{k}-{n}-{i}" for i, (k, n, _, _) in enumerate(MISTAKES)])
 def test_typical_mistakes_are_incorrect_with_a_useful_message(key, name, code, words):
-    if isinstance(code, tuple):      # ex02: the reference Value with one backward rule changed
+    if isinstance(code, tuple) and key == "ex02":      # the reference Value with one backward rule changed
         cell = next(c for c in json.loads((ROOT / "solutions/ex02_value.ipynb").read_text())["cells"]
                     if "class Value" in "".join(c["source"]))
         src = "".join(cell["source"])
         assert code[0] in src
         overrides = {"Value": _src("import math\n" + src.replace(*code))["Value"]}
+    elif isinstance(code, tuple):    # the reference solution's cell with one line changed (old text, new text)
+        path = next((ROOT / "solutions").glob(f"{key}_*.ipynb"))
+        src = next(s for s in ("".join(c["source"]) for c in json.loads(path.read_text())["cells"]) if code[0] in s)
+        ns = dict(SOLVED[key])
+        exec(compile(src.replace(*code), str(path), "exec"), ns)
+        overrides = {f: ns[f] for f in get_exercise(key).question(name).funcs}
     else:
         overrides = {k: v for k, v in _src(code).items() if callable(v) and not k.startswith("_")}
     verdict = _verdict(SOLVED[key], key, name, **overrides)
