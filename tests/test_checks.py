@@ -365,3 +365,48 @@ def test_batchnorm_parameter_gradients_can_be_checked_before_dX_exists():
     ex = get_exercise("ex10")
     assert ex.question("q2").verdict(fwd, without_dX).state == CORRECT
     assert ex.question("q3").verdict(fwd, without_dX).state == INCORRECT
+
+
+class _AlwaysEqual:
+    """Claims to equal anything, unpacks into as many copies of itself as asked, says it is NaN as a float."""
+
+    def __eq__(self, other):
+        return True
+
+    def __iter__(self):
+        return iter([_AlwaysEqual() for _ in range(8)])
+
+    def __len__(self):
+        return 8
+
+    def __float__(self):
+        return float("nan")
+
+
+class _Liar(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+
+def _first_array(args):
+    return next((a for a in args if isinstance(a, np.ndarray)), np.zeros(3))
+
+
+HOSTILE = {
+    "always_equal": lambda *a, **k: _AlwaysEqual(),
+    "liar_subclass": lambda *a, **k: _first_array(a).view(_Liar),
+    "nan_of_the_input's_shape": lambda *a, **k: np.full(np.shape(_first_array(a)), np.nan),
+    "tuple_of_nans": lambda *a, **k: tuple(np.full(np.shape(_first_array(a)), np.nan) for _ in range(6)),
+    "mutates_its_inputs": lambda *a, **k: [x.__setitem__(..., 0.0) for x in a if isinstance(x, np.ndarray)] and a,
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("key, name", QUESTIONS)
+def test_hostile_return_values_are_incorrect_never_correct_never_a_crash(key, name, kind):
+    """Every question of every exercise (the new ones included) answers a function that returns an object
+    claiming equality, an ndarray subclass that lies, NaN, or that wipes its inputs, with 'incorrect'."""
+    q = get_exercise(key).question(name)
+    verdict = q.verdict(*[HOSTILE[kind]] * len(q.funcs))
+    assert verdict.state == INCORRECT, str(verdict)
