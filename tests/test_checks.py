@@ -410,3 +410,15 @@ def test_hostile_return_values_are_incorrect_never_correct_never_a_crash(key, na
     q = get_exercise(key).question(name)
     verdict = q.verdict(*[HOSTILE[kind]] * len(q.funcs))
     assert verdict.state == INCORRECT, str(verdict)
+
+
+@pytest.mark.parametrize("old_key, now, funcs", [("ex08", "ex09", ("xavier_uniform",)),
+                                                 ("ex09", "ex10", ("batchnorm_forward", "batchnorm_backward"))])
+def test_an_old_notebooks_check_cell_names_the_renumbering(old_key, now, funcs):
+    # the old ex08_initialisation notebook runs `from bpcourse.checks import ex08 as check; check.q1(xavier_uniform)`
+    from bpcourse.checks import RENUMBERED
+    old = next(o for o, (w, _) in RENUMBERED.items() if w == old_key)
+    q = get_exercise(old_key).question("q1")
+    with pytest.raises(TypeError) as e:
+        q.verdict(*[SOLVED[now][f] for f in funcs])
+    assert f"old {old}" in str(e.value) and f"import {now} as check" in str(e.value)
