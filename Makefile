@@ -10,7 +10,7 @@ ALLOW_ROOT := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 LAB_ARGS ?=
 LAB_ROOT ?= $(CURDIR)
 
-.PHONY: lab test exercises bench clean
+.PHONY: lab test site site-test exercises bench clean
 
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 
@@ -34,6 +34,20 @@ lab: $(STAMP)
 test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The course as a static website in _build/site (open _build/site/index.html): notebooks executed once
+# (cached in _build/jupyter_cache), any error fails the build; nothing on it loads from outside.
+SITE_STAMP := $(VENV)/.installed-site
+$(SITE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[site]"
+	@touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python docs/site.py $(SITE_ARGS)
+
+# builds the site, then opens every page in headless Chromium (tests/site); .ci/run runs it after make test
+site-test: site
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest tests/site $(PYTEST_ARGS)
+
 exercises: $(STAMP)
 	$(BIN)/python -m bpcourse.exercises
 
@@ -41,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis _build

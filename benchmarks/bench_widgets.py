@@ -9,7 +9,7 @@
 
 Each update is timed on its own (no batching), so the table reports its median, 95th percentile
 and maximum.  Not included: the websocket round trip and the browser decoding the PNG.
-The target (COURSE_DESIGN §7): median ≤ 100 ms for the playground tick at default size and for
+The target (README, "Live widgets"): median ≤ 100 ms for the playground tick at default size and for
 every control change (the browser adds the round trip and the PNG decode, ~30-50 ms).
 
     python benchmarks/bench_widgets.py                    # BLAS threads as in a notebook kernel
@@ -145,6 +145,9 @@ CHANGES = [
     ("RNNExplorer", {}, "length", [10, 60, 100, 30]),
     ("RNNExplorer", {}, "activation", ["identity", "tanh"]),
     ("RNNExplorer", {}, "clip", [0.1, 1.0, 10.0, float("inf")]),
+    ("AdversarialExplorer", {}, "eps", [0.05, 0.1, 0.2, 0.3]),
+    ("AdversarialExplorer", {}, "digit", [3, 100, 250, 448]),
+    ("AdversarialExplorer", {}, "attack", ["random signs", "FGSM"]),
 ]
 
 
@@ -218,6 +221,7 @@ BROWSER_SLIDERS = [
      [(0, "lr", "ArrowRight")]),
     ("RNNExplorer", "bp.widgets.RNNExplorer()", [(0, "rho", "ArrowRight"), (1, "length", "ArrowRight"),
                                                  (2, "clip", "ArrowLeft")]),     # clip starts at "off", the right end
+    ("AdversarialExplorer", "bp.widgets.AdversarialExplorer()", [(0, "digit", "ArrowRight"), (1, "eps", "ArrowRight")]),
 ]
 
 # arm: resolve window.__done with the ms from window.__t0 (set just before the key press) to the

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "tanh", "tanh_prime", "relu", "relu_prime",
-    "leaky_relu", "leaky_relu_prime", "identity", "identity_prime",
+    "leaky_relu", "leaky_relu_prime", "identity", "identity_prime", "gelu", "gelu_prime",
     "softmax", "log_softmax", "ACTIVATIONS", "get_activation",
 ]
 
@@ -67,6 +67,54 @@ def identity_prime(Z):
     return np.ones_like(np.asarray(Z, dtype=float))
 
 
+_GELU_C = np.sqrt(2.0 / np.pi)      # the tanh form of GELU, as in GPT-2 (Hendrycks & Gimpel 2016)
+_GELU_K = 0.044715
+
+
+def _gelu_gate(Z):
+    """s = ½(1 + tanh u) = σ(2u),  u = √(2/π)(z + 0.044715 z³): one exp instead of a tanh.
+
+    e^{−2u} is capped at e^{700}, so it never overflows (s is then ~1e−304 instead of smaller still).
+    """
+    S = Z * Z
+    S *= _GELU_K
+    S += 1.0
+    S *= Z
+    S *= -2.0 * _GELU_C                        # −2u
+    np.minimum(S, 700.0, out=S)
+    np.exp(S, out=S)
+    S += 1.0
+    np.reciprocal(S, out=S)
+    return S
+
+
+def gelu(Z):
+    """gelu(z) ≈ ½ z (1 + tanh(u)),  u = √(2/π) (z + 0.044715 z³)   (the tanh form of GPT-2)."""
+    Z = np.asarray(Z, dtype=float)
+    return Z * _gelu_gate(Z)
+
+
+def gelu_prime_from_gate(Z, S):
+    """gelu'(z) = s + 2 z s (1 − s) √(2/π) (1 + 3·0.044715 z²) with s = ½(1 + tanh u) = σ(2u)
+    (from ½(1 + t) = s and ½(1 − t²) = 2 s (1 − s)).  A new array."""
+    G = 1.0 - S
+    G *= S
+    G *= Z
+    Z2 = Z * Z
+    Z2 *= 3.0 * _GELU_K
+    Z2 += 1.0
+    Z2 *= 2.0 * _GELU_C
+    G *= Z2
+    G += S
+    return G
+
+
+def gelu_prime(Z):
+    """gelu'(z) = ½ (1 + t) + ½ z (1 − t²) √(2/π) (1 + 3·0.044715 z²),  t = tanh(u)."""
+    Z = np.asarray(Z, dtype=float)
+    return gelu_prime_from_gate(Z, _gelu_gate(Z))
+
+
 def log_softmax(Z, axis=-1):
     """log softmax via log-sum-exp: z − max − log Σ exp(z − max)."""
     Z = np.asarray(Z, dtype=float)
@@ -88,6 +136,7 @@ ACTIVATIONS = {
     "relu": (relu, relu_prime),
     "leaky_relu": (leaky_relu, leaky_relu_prime),
     "identity": (identity, identity_prime),
+    "gelu": (gelu, gelu_prime),
 }
 
 

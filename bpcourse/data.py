@@ -11,13 +11,16 @@ advanced, so two calls with the same generator give different data).
     X_train, X_test, y_train, y_test = train_test_split(X, y, seed=0)
 
 Real data: ``load_digits()`` reads the 8x8 digits shipped with the package;
-``load_mnist(path)`` reads MNIST IDX files you have downloaded yourself.
+``load_mnist(path)`` reads MNIST IDX files you have downloaded yourself;
+``load_text("shakespeare")`` reads the shipped tiny-Shakespeare corpus (notebook 17), which
+``CharVocab``, ``split_ids`` and ``get_batch`` turn into training batches for a character model.
 Nothing here ever touches the network.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import numbers
 import os
@@ -25,6 +28,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .validate import positive_int, real
 
 __all__ = [
     "xor",
@@ -40,6 +45,11 @@ __all__ = [
     "load_digits",
     "load_digits_split",
     "load_mnist",
+    "TEXTS",
+    "load_text",
+    "CharVocab",
+    "split_ids",
+    "get_batch",
 ]
 
 
@@ -427,3 +437,106 @@ def load_mnist(path, kind="train", dtype=np.float64):
     X = images.reshape(len(images), -1).astype(dtype)
     X /= 255
     return X, labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------
+# shipped text: tiny Shakespeare, characters as tokens (notebook 17)
+# --------------------------------------------------------------------------
+
+TEXTS = {"shakespeare": "tinyshakespeare.txt.gz"}
+_TEXT_SHA256 = {"shakespeare": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"}
+_text_cache: dict[str, str] = {}
+
+
+def load_text(name: str = "shakespeare") -> str:
+    """A corpus shipped with the package, as one str.
+
+    ``"shakespeare"``: tiny Shakespeare, 1,115,394 characters of 65 distinct symbols (Karpathy's
+    char-rnn corpus; the text is in the public domain; see data_files/README.md).  Its sha256 is
+    checked on first load.
+    """
+    if name not in TEXTS:
+        raise ValueError(f"load_text: unknown text {name!r}; valid: {', '.join(TEXTS)}")
+    if name not in _text_cache:
+        raw = gzip.decompress((Path(__file__).resolve().parent / "data_files" / TEXTS[name]).read_bytes())
+        if hashlib.sha256(raw).hexdigest() != _TEXT_SHA256[name]:
+            raise ValueError(f"load_text: the shipped file {TEXTS[name]} is damaged (sha256 mismatch)")
+        _text_cache[name] = raw.decode("utf-8")
+    return _text_cache[name]
+
+
+class CharVocab:
+    """Characters as tokens: every distinct character of ``text`` gets an id, in sorted order.
+
+        vocab = CharVocab(text);  ids = vocab.encode("To be");  vocab.decode(ids) == "To be"
+
+    ``chars`` lists the characters (id i is ``chars[i]``); ``len(vocab)`` is the vocabulary size.
+    """
+
+    def __init__(self, text: str):
+        if not isinstance(text, str) or not text:
+            raise ValueError(f"CharVocab: expected a non-empty str, got {type(text).__name__}"
+                             + (" (empty)" if isinstance(text, str) else ""))
+        self.chars = sorted(set(text))
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+        self._table = np.array(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """str of length n -> int64 ids of shape (n,); an unknown character raises ValueError."""
+        if not isinstance(text, str):
+            raise ValueError(f"CharVocab.encode: expected a str, got {type(text).__name__}")
+        try:
+            return np.fromiter((self.stoi[c] for c in text), dtype=np.int64, count=len(text))
+        except KeyError as err:
+            c = err.args[0]
+            raise ValueError(f"CharVocab.encode: character {c!r} (position {text.index(c)}) is not in the "
+                             f"vocabulary of {len(self)} characters") from None
+
+    def decode(self, ids) -> str:
+        """int ids of shape (n,) -> the str they spell."""
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu" or ids.ndim != 1:
+            raise ValueError(f"CharVocab.decode: expected a 1-D integer array of ids, got dtype {ids.dtype} "
+                             f"and shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"CharVocab.decode: ids must lie in [0, {len(self)}), got values from "
+                             f"{ids.min()} to {ids.max()}")
+        return "".join(self._table[ids].tolist())
+
+    def __repr__(self):
+        return f"CharVocab({len(self)} characters)"
+
+
+def split_ids(ids, train_fraction: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation): the first ``train_fraction`` of the sequence, then the rest (no shuffling:
+    the validation text is a contiguous stretch the model never saw)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"split_ids: expected a 1-D sequence of ids, got shape {ids.shape}")
+    train_fraction = real(train_fraction, "train_fraction", "split_ids", low=0.0, high=1.0, low_open=True,
+                          high_open=True)
+    n = int(round(train_fraction * len(ids)))
+    return ids[:n], ids[n:]
+
+
+def get_batch(ids, block_size: int, batch_size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """A random batch of windows: X, Y int64 (batch_size, block_size), Y = X shifted by one position.
+
+    Each row starts at a uniformly drawn offset i: X[b] = ids[i : i + block_size] and
+    Y[b] = ids[i + 1 : i + block_size + 1] (the next character at every position).
+    ``rng`` is an np.random.Generator (advanced) or an int seed.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise ValueError(f"get_batch: ids must be a 1-D integer array, got dtype {ids.dtype} and shape {ids.shape}")
+    block_size = positive_int(block_size, "block_size", "get_batch")
+    batch_size = positive_int(batch_size, "batch_size", "get_batch")
+    if len(ids) < block_size + 1:
+        raise ValueError(f"get_batch: need at least block_size + 1 = {block_size + 1} ids, got {len(ids)}")
+    starts = _rng(rng).integers(0, len(ids) - block_size, size=batch_size)
+    rows = starts[:, None] + np.arange(block_size + 1)
+    window = ids[rows].astype(np.int64, copy=False)
+    return window[:, :-1], window[:, 1:]

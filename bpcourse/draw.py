@@ -192,19 +192,39 @@ def _weight_list(weights, sizes):
     return weights
 
 
-def draw_network(sizes, ax=None, weights=None, labels=True):
+def _value_dict(values, sizes):
+    """{layer: 1-D float array of length sizes[layer]} from ``values`` (None -> {})."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"draw_network: values must be a dict {{layer index: array}}, got {type(values).__name__}")
+    out = {}
+    for l, v in values.items():
+        if not isinstance(l, numbers.Integral) or not 0 <= l < len(sizes):
+            raise ValueError(f"draw_network: values has layer {l!r}; valid layers are 0..{len(sizes) - 1}")
+        v = np.asarray(v, dtype=float).ravel()
+        if v.size != sizes[l]:
+            raise ValueError(f"draw_network: values for layer {l} have {v.size} entries, expected {sizes[l]}")
+        out[int(l)] = v
+    return out
+
+
+def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3g"):
     """Neurons as circles in columns, one column per layer, every pair of adjacent layers joined.
 
     sizes:   e.g. [2, 3, 1] (inputs, hidden..., outputs).
     weights: None (grey edges), a list of W matrices of shape (n_out, n_in), or a model (its
              Linear layers' W).  Edge colour: blue for w > 0, vermillion for w < 0; width and
              opacity grow with |w| / max|w| of that layer.
+    values:  optional {layer index: array of that layer's size}, e.g. {2: delta2}; each number is
+             written beside its neuron (format ``fmt``), as text artists with gid "value-l".
     Artists: neurons are Circle patches with gid "neuron"; the edges between layer l and l+1 form
     one LineCollection with gid "edges-l", segments in the order of ``W.ravel()``.
     Returns the Axes.
     """
     sizes = _check_sizes(sizes)
     Ws = _weight_list(weights, sizes) if weights is not None else None
+    values = _value_dict(values, sizes)
     from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
     from matplotlib.lines import Line2D
@@ -233,6 +253,10 @@ def draw_network(sizes, ax=None, weights=None, labels=True):
         for j in range(n):
             ax.add_patch(Circle((l * dx, ys[l][j]), r, facecolor=face, edgecolor=PALETTE["black"],
                                 linewidth=1.0, zorder=2, gid="neuron"))
+        for j, v in enumerate(values.get(l, ())):
+            ax.text(l * dx + r + 0.08, ys[l][j] + r * 0.6, format(float(v), fmt), ha="left", va="bottom",
+                    fontsize=8, zorder=3, gid=f"value-{l}",
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
         if labels:
             name = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"hidden {l}"
             ax.text(l * dx, -(tallest - 1) * dy / 2 - 0.9, f"{name}\n({n})", ha="center", va="top",
@@ -240,7 +264,7 @@ def draw_network(sizes, ax=None, weights=None, labels=True):
     if Ws is not None:
         ax.legend(handles=[Line2D([], [], color=PALETTE["blue"], label="w > 0"),
                            Line2D([], [], color=PALETTE["vermillion"], label="w < 0")],
-                  loc="upper right", fontsize=8, frameon=False)
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_aspect("equal")
     ax.set_xlim(-1.0, (len(sizes) - 1) * dx + 1.0)
     ax.set_ylim(-(tallest - 1) * dy / 2 - (2.0 if labels else 0.6), (tallest - 1) * dy / 2 + 0.6)

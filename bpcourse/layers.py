@@ -151,20 +151,26 @@ class LayerNorm(Module):
         return [self.gamma, self.beta]
 
     def forward(self, X):
-        """(N, n) -> (N, n), each row normalised over its n features."""
-        X = _check_input(self, X, self.n)
-        mu = X.mean(axis=1, keepdims=True)
-        inv_std = 1.0 / np.sqrt(X.var(axis=1, keepdims=True) + self.eps)
-        Xhat = (X - mu) * inv_std
+        """(N, n) -> (N, n), each row normalised over its n features; (B, T, n) likewise per position."""
+        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
+        if X.ndim > 2 and X.shape[-1] == self.n:     # a sequence batch: normalise each position
+            _check_finite(X, self.name)
+        else:
+            X = _check_input(self, X, self.n)
+        mu = X.mean(axis=-1, keepdims=True)
+        D = X - mu
+        inv_std = 1.0 / np.sqrt(np.mean(D * D, axis=-1, keepdims=True) + self.eps)
+        Xhat = D * inv_std
         self._cache = (Xhat, inv_std)
         return self.gamma.data * Xhat + self.beta.data
 
     def backward(self, dY):
         Xhat, inv_std = self._cache if self._cache is not None else (np.empty((0, self.n)), None)
         dY = self._check_dY(dY, Xhat.shape)
-        self.gamma.grad += (dY * Xhat).sum(axis=0)
-        self.beta.grad += dY.sum(axis=0)
-        return _normalize_backward(dY * self.gamma.data, Xhat, inv_std, axis=1)
+        rows = tuple(range(Xhat.ndim - 1))           # every axis but the features
+        self.gamma.accumulate((dY * Xhat).sum(axis=rows))
+        self.beta.accumulate(dY.sum(axis=rows))
+        return _normalize_backward(dY * self.gamma.data, Xhat, inv_std, axis=-1)
 
     def __repr__(self):
         return f"LayerNorm({self.n}, eps={self.eps:g})"

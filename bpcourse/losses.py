@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import log_softmax, sigmoid
+from .validate import NonFiniteError
 
 __all__ = ["Loss", "MSE", "BCE", "SoftmaxCrossEntropy", "CosineDistance", "LOSSES", "get_loss"]
 
@@ -18,7 +19,7 @@ __all__ = ["Loss", "MSE", "BCE", "SoftmaxCrossEntropy", "CosineDistance", "LOSSE
 def _as_float_array(x, what, loss_name):
     x = np.asarray(x, dtype=float) if not (isinstance(x, np.ndarray) and x.dtype.kind == "f") else x
     if not np.isfinite(x).all():
-        raise ValueError(f"{loss_name}: {what} contains NaN or inf; if this happened during "
+        raise NonFiniteError(f"{loss_name}: {what} contains NaN or inf; if this happened during "
                          "training, the learning rate is probably too high")
     return x
 
@@ -117,14 +118,28 @@ class SoftmaxCrossEntropy(Loss):
     """Softmax followed by cross-entropy, from logits (N, C) and class indices y (N,).
 
     L = mean_n [ −log softmax(z_n)[y_n] ],   dL/dz = (softmax(z) − onehot(y)) / N.
+
+    Sequences (notebook 17): logits (B, T, C) with targets (B, T) are B·T rows of the above —
+    the mean is over every position, and dL/dz has the logits' shape (B, T, C).
     """
 
     name = "SoftmaxCrossEntropy"
+    _seq = None                               # the (B, T, C) shape of sequence logits, else None
 
     def forward(self, logits, y):
         Z = _as_float_array(logits, "logits", self.name)
+        self._seq = None
+        if Z.ndim == 3:                       # (B, T, C) with (B, T): every position is one row
+            y = np.asarray(y)
+            if y.shape != Z.shape[:2]:
+                raise ValueError(f"{self.name}: logits of shape {Z.shape} need targets of shape "
+                                 f"{Z.shape[:2]}, got {y.shape}")
+            L = self.forward(Z.reshape(-1, Z.shape[2]), y.reshape(-1))
+            self._seq = Z.shape
+            return L
         if Z.ndim != 2:
-            raise ValueError(f"{self.name}: logits must have shape (N, C), got {Z.shape}")
+            raise ValueError(f"{self.name}: logits must have shape (N, C), got {Z.shape} "
+                             "(or (B, T, C) with targets (B, T))")
         N, C = Z.shape
         y = np.asarray(y)
         if y.ndim == 2 and y.shape == Z.shape:
@@ -150,7 +165,7 @@ class SoftmaxCrossEntropy(Loss):
         delta = np.exp(logp)                    # softmax, reusing the forward pass
         delta[np.arange(N), y] -= 1.0
         delta /= N
-        return delta
+        return delta if self._seq is None else delta.reshape(self._seq)
 
 
 class CosineDistance(Loss):

@@ -18,11 +18,12 @@ import copy
 
 import numpy as np
 
+from . import activations
 from .init import as_rng, initialize
 from .module import Module, Parameter, check_finite
 
 __all__ = ["Parameter", "Module", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
-           "Identity", "Sequential", "MLP", "make_activation", "ACTIVATION_LAYERS"]
+           "Identity", "GELU", "Sequential", "MLP", "make_activation", "ACTIVATION_LAYERS"]
 
 
 _check_finite = check_finite   # the old private name, kept for layers not yet moved
@@ -48,9 +49,23 @@ class Linear(Module):
     def own_parameters(self):
         return [self.W, self.b]
 
+    _lead = None                      # the leading axes (B, T) of a (B, T, n_in) input, else None
+
     def forward(self, X):
-        """Z = X Wᵀ + b  — the batched form of z^l = w^l a^{l-1} + b^l."""
+        """Z = X Wᵀ + b  — the batched form of z^l = w^l a^{l-1} + b^l.
+
+        (N, n_in) -> (N, n_out); also (B, T, ..., n_in) -> (B, T, ..., n_out), acting on the last axis.
+        """
         X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=self.W.data.dtype)
+        if X.ndim > 2:                # a sequence batch: every position is one row
+            if X.shape[-1] != self.n_in:
+                raise ValueError(f"{self.name}: expected input of shape (N, {self.n_in}) or "
+                                 f"(..., {self.n_in}), got {X.shape}")
+            lead = X.shape[:-1]
+            Z = self.forward(X.reshape(-1, self.n_in))
+            self._lead = lead
+            return Z.reshape(*lead, self.n_out)
+        self._lead = None
         if X.ndim != 2 or X.shape[1] != self.n_in:
             hint = " (a single example? use X.reshape(1, -1))" if X.ndim == 1 and X.shape[0] == self.n_in else ""
             raise ValueError(f"{self.name}: expected input of shape (N, {self.n_in}), got {X.shape}{hint}")
@@ -74,7 +89,9 @@ class Linear(Module):
         ``input_grad=False`` skips dX (returns None): the first layer's input is data, and
         nothing needs its gradient during training — that saves one matmul per step.
         """
-        X = self._cache
+        X, lead = self._cache, self._lead
+        if lead is not None:          # forward saw (..., n_in): flatten like it did, reshape dX back
+            delta = self._check_dY(delta, (*lead, self.n_out)).reshape(-1, self.n_out)
         delta = self._check_dY(delta, (X.shape[0] if X is not None else -1, self.n_out))
         W, b = self.W, self.b
         if W._stale:                  # right after zero_grad: write dW in place, no temporary
@@ -93,7 +110,10 @@ class Linear(Module):
             b._stale = False
         else:
             b.grad += delta.sum(axis=0)
-        return delta @ W.data if input_grad else None
+        if not input_grad:
+            return None
+        dX = delta @ W.data
+        return dX if lead is None else dX.reshape(*lead, self.n_in)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.n_in}, {self.n_out})"
@@ -211,8 +231,24 @@ class LeakyReLU(Activation):
         return f"LeakyReLU(slope={self.slope:g})"
 
 
+class GELU(Activation):
+    """GELU in the tanh form of GPT-2: A = ½ Z (1 + tanh(√(2/π)(Z + 0.044715 Z³))) (notebook 17)."""
+
+    kind = "gelu"
+
+    def forward(self, Z):
+        Z = np.asarray(Z, dtype=float)
+        _check_finite(Z, self.name)
+        S = activations._gelu_gate(Z)          # ½(1 + tanh u), kept for the backward pass
+        self._cache = (Z, S)
+        return Z * S
+
+    def _fprime(self, Z, S):
+        return activations.gelu_prime_from_gate(Z, S)
+
+
 ACTIVATION_LAYERS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU,
-                     "identity": Identity}
+                     "identity": Identity, "gelu": GELU}
 
 
 def make_activation(name):
@@ -274,7 +310,7 @@ class Sequential(Module):
 class MLP(Sequential):
     """A multilayer perceptron: ``MLP([2, 16, 16, 1])`` is Linear, act, Linear, act, Linear.
 
-    activation: one of ``"sigmoid" "tanh" "relu" "leaky_relu" "identity"``.
+    activation: one of ``"sigmoid" "tanh" "relu" "leaky_relu" "identity" "gelu"``.
     init: an init name (see ``bpcourse.init.INITS``); default ``None`` picks He for
           relu/leaky_relu and Xavier otherwise.
     output_activation: applied after the last Linear (default ``"identity"``: logits).
@@ -316,7 +352,10 @@ class MLP(Sequential):
 # Part II layers live in layers.py / rnn.py, which import this module; expose them here lazily
 # (PEP 562) so that `bp.nn.BatchNorm` works without a circular import.
 _LATER = {"BatchNorm": "layers", "LayerNorm": "layers", "Residual": "layers", "Dropout": "layers",
-          "RNN": "rnn"}
+          "RNN": "rnn",
+          "LSTM": "gates", "GRU": "gates", "LastStep": "gates",
+          "Conv2d": "conv", "MaxPool2d": "conv", "AvgPool2d": "conv", "GlobalAvgPool2d": "conv", "Flatten": "conv",
+          "Embedding": "attention", "CausalSelfAttention": "attention", "TransformerBlock": "attention", "TinyGPT": "attention"}
 __all__ += list(_LATER)
 
 

@@ -16,6 +16,8 @@ both the loss directly (dH[:, t−1]) and the next step, so, walking t = T..1,
     dx_t    = delta_t W_xh
 
 The same W_xh, W_hh and b are used at every step, so their gradients are *sums over time*.
+``truncate=k`` cuts the walk into windows of k steps counted from the end (truncated BPTT, see
+``bpcourse.gates``): the gradient flows back at most k steps.
 Going back k steps multiplies by k Jacobians diag(f'(z)) W_hh: if the spectral radius of
 W_hh is below 1 (and |f'| ≤ 1) the signal shrinks geometrically — vanishing gradients; a
 large radius can make it explode (Pascanu, Mikolov & Bengio 2013).
@@ -27,8 +29,25 @@ import numpy as np
 from .activations import get_activation
 from .init import as_rng, initialize
 from .nn import Module, Parameter, _check_finite
+from .validate import positive_int
 
-__all__ = ["RNN"]
+__all__ = ["RNN", "check_truncate", "truncation_cut"]
+
+
+def check_truncate(truncate, where):
+    """None (full BPTT) or a positive int k, else ValueError naming ``where``."""
+    if truncate is None:
+        return None
+    return positive_int(truncate, "truncate (the BPTT window in steps, or None for full BPTT)", where)
+
+
+def truncation_cut(t, T, k):
+    """Walking back over array indices t = T−1..0: True when the gradient must stop after index t.
+
+    Windows of k steps are counted from the end, (T−k, T], (T−2k, T−k], ...; the state h_0 before
+    the first step always gets its gradient (as in a window run on its own from a given h0).
+    """
+    return k is not None and t > 0 and (T - t) % k == 0
 
 
 class RNN(Module):
@@ -37,14 +56,16 @@ class RNN(Module):
     Parameters: W_xh (n_hidden, n_in), W_hh (n_hidden, n_hidden), b (n_hidden,).
     activation: ``"tanh"`` (default), ``"sigmoid"``, ``"relu"``, ``"leaky_relu"`` or ``"identity"``.
     init: initialiser name for both weight matrices (see ``bpcourse.init.INITS``).
+    truncate: None (full BPTT) or k: the gradient flows back at most k steps (``truncation_cut``).
     After ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
     """
 
-    def __init__(self, n_in, n_hidden, activation="tanh", init="xavier", seed=0, name=None):
+    def __init__(self, n_in, n_hidden, activation="tanh", init="xavier", seed=0, name=None, truncate=None):
         for arg, v in (("n_in", n_in), ("n_hidden", n_hidden)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"RNN: {arg} must be a positive integer, got {v!r}")
         self.f, self.fprime = get_activation(activation)     # ValueError listing valid names
+        self.truncate = check_truncate(truncate, "RNN")
         super().__init__(name or f"RNN({n_in}->{n_hidden}, {activation})")
         self.n_in, self.n_hidden, self.activation = int(n_in), int(n_hidden), activation
         rng = as_rng(seed)
@@ -98,6 +119,7 @@ class RNN(Module):
         dX = np.empty_like(X, dtype=np.float64)
         dh = np.empty((N, T + 1, self.n_hidden))
         dh_next = np.zeros((N, self.n_hidden))      # delta_{t+1} W_hh, zero after the last step
+        k = self.truncate = check_truncate(self.truncate, "RNN")
         for t in range(T - 1, -1, -1):              # array index t is time step t+1
             dh[:, t + 1] = dH[:, t] + dh_next
             delta = dh[:, t + 1] * self.fprime(Z[:, t])
@@ -107,6 +129,8 @@ class RNN(Module):
                 self.b.grad += delta.sum(axis=0)
             dX[:, t] = delta @ self.W_xh.data
             dh_next = delta @ self.W_hh.data
+            if truncation_cut(t, T, k):             # truncated BPTT: nothing flows into the window before
+                dh_next = np.zeros_like(dh_next)
         dh[:, 0] = dh_next
         return dX, dh
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from numbers import Real
 
+from .validate import NonFiniteError
+
 __all__ = ["Value"]
 
 _stamp = 0  # incremented on every traversal; a node is "visited" when its _mark equals it
@@ -41,7 +43,7 @@ def _as_float(x, what="Value"):
         raise TypeError(f"{what} needs a real number, got {type(x).__name__}: {x!r}")
     x = float(x)
     if not math.isfinite(x):
-        raise ValueError(f"{what} got a non-finite number ({x}); check the input or lower the learning rate")
+        raise NonFiniteError(f"{what} got a non-finite number ({x}); check the input or lower the learning rate")
     return x
 
 

@@ -25,6 +25,7 @@ from .diagnostics import Recorder
 from .losses import BCE, SoftmaxCrossEntropy, get_loss
 from .nn import Module, Sequential
 from .optim import clip_grad_norm
+from .validate import NonFiniteError
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingDiverged", "Regularization",
            "accuracy_fn"]
@@ -204,7 +205,7 @@ def _as_data(X, y, who, xname="X", yname="y"):
         X = X.astype(np.float64)
     if not np.isfinite(X.sum()) and not np.isfinite(X).all():
         bad = int(X.size - np.isfinite(X).sum())
-        raise ValueError(f"{who}: {xname} contains {bad} NaN or inf value(s); clean the data first")
+        raise NonFiniteError(f"{who}: {xname} contains {bad} NaN or inf value(s); clean the data first")
     return X, y
 
 
@@ -296,11 +297,6 @@ def _diverged(epoch, step, value, optimizer, cause=""):
            f"{' (' + cause + ')' if cause else ''}. The steps are too large: use a smaller "
            f"learning rate ({lr_text}), or clip the gradients with clip_norm=...")
     return TrainingDiverged(msg, epoch=epoch, step=step, loss=value, lr=lr)
-
-
-def _is_nonfinite_error(err):
-    text = str(err)
-    return "non-finite" in text or "NaN or inf" in text
 
 
 def _make_progress(progress, total):
@@ -411,10 +407,8 @@ def fit(model, loss, optimizer, X, y, epochs=10, batch_size=32, X_val=None, y_va
                     try:
                         out = model.forward(Xb)
                         L = loss_fn(out, yb)
-                    except ValueError as err:
-                        if _is_nonfinite_error(err):
-                            raise _diverged(epoch, step, math.nan, optimizer, str(err)) from err
-                        raise
+                    except NonFiniteError as err:
+                        raise _diverged(epoch, step, math.nan, optimizer, str(err)) from err
                     if not math.isfinite(L):
                         raise _diverged(epoch, step, L, optimizer)
                     dout = loss_fn.backward()

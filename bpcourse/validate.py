@@ -1,4 +1,4 @@
-"""Argument checking and seeding: one place, one message style (COURSE_DESIGN §10).
+"""Argument checking and seeding: one place, one message style.
 
 Every public constructor and function in the engine checks its arguments with these helpers, so
 a learner's mistake always reads the same way::

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import bpcourse as bp
 from bpcourse import Value
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "gelu")
 KINKED = ("relu", "leaky_relu")          # derivative jumps at 0: keep inputs away from it
 
 
@@ -172,7 +172,7 @@ SCALAR_CASES = [
     ScalarCase("tanh", tanh, (ANY,)),
     ScalarCase("sigmoid", sigmoid, (Domain(-6.0, 6.0),)),
     ScalarCase("relu", relu, (AWAY0,)),
-    # compositions: shared inputs (gradients sum over paths), chains, the §3.1 expression
+    # compositions: shared inputs (gradients sum over paths), chains, the contract expression (test_scalar.py)
     ScalarCase("a*a+a", lambda a: a * a + a, (POS,)),
     ScalarCase("(a*b)*(a+b)", lambda a, b: (a * b) * (a + b), (POS, POS)),
     ScalarCase("contract_3_1", lambda a, b: (a * b + tanh(a)) ** 2 / exp(b), (POS, POS)),
@@ -201,6 +201,7 @@ ACTIVATION_CASES = {
     "relu": AWAY0,
     "leaky_relu": AWAY0,
     "identity": ANY,
+    "gelu": ANY,
 }
 
 

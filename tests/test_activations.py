@@ -54,6 +54,7 @@ def test_values_against_textbook_formulas(name, Z):
         "relu": lambda z: z * (z > 0),
         "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
         "identity": lambda z: z,
+        "gelu": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))),
     }[name]
     f, _ = act.get_activation(name)
     np.testing.assert_allclose(f(Z), textbook(Z), rtol=1e-12, atol=1e-15)

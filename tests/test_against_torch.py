@@ -27,6 +27,7 @@ TORCH_ACTIVATION = {
     "relu": torch.nn.ReLU,
     "leaky_relu": lambda: torch.nn.LeakyReLU(0.01),
     "identity": torch.nn.Identity,
+    "gelu": lambda: torch.nn.GELU(approximate="tanh"),
 }
 
 # name -> (our loss, the same loss in torch, output width, output activation, target maker)

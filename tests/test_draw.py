@@ -158,3 +158,14 @@ def test_network_weight_list_and_bad_input():
         draw_network([3])
     with pytest.raises(ValueError, match="at least two positive integers"):
         draw_network([2, 0, 1])
+
+
+def test_network_writes_values_beside_neurons():
+    ax = draw_network([2, 3, 1], values={1: [0.5, -0.25, 1.0], 2: np.array([0.125])}, fmt=".2f")
+    assert [t.get_text() for t in _by_gid(ax.texts, "value-1")] == ["0.50", "-0.25", "1.00"]
+    assert [t.get_text() for t in _by_gid(ax.texts, "value-2")] == ["0.12"]
+    assert _by_gid(ax.texts, "value-0") == []
+    with pytest.raises(ValueError, match="values for layer 1 have 2 entries, expected 3"):
+        draw_network([2, 3, 1], values={1: [1.0, 2.0]})
+    with pytest.raises(ValueError, match="valid layers are 0..2"):
+        draw_network([2, 3, 1], values={3: [1.0]})

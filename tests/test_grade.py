@@ -468,6 +468,19 @@ def test_a_student_folder_with_a_stray_notebook_gets_one_row(tmp_path):
     assert any("Untitled.ipynb" in m and "one notebook per student" in m for m in messages)
 
 
+def test_the_private_tmp_has_the_size_the_limits_ask_for():
+    """Limits(tmp_mb=...) reaches bubblewrap's --size (it used to read the class default)."""
+    def tmp_size(args):
+        i = args.index("--tmpfs", args.index("--size"))
+        assert args[i + 1] == "/tmp"
+        return int(args[args.index("--size") + 1])
+    assert tmp_size(Sandbox("none", limits=Limits(tmp_mb=8))._build_bwrap_args()) == 8 * 2**20
+    box = Sandbox("none")
+    assert tmp_size(box._build_bwrap_args()) == Limits.tmp_mb * 2**20
+    assert tmp_size(box._bwrap_args(Limits(tmp_mb=3))) == 3 * 2**20
+    assert tmp_size(box._bwrap_args()) == Limits.tmp_mb * 2**20
+
+
 def _old_notebook(now, was, meta=True):
     """A solution notebook as it was handed out before the renumbering: the old key in its
     metadata, without the topic current notebooks carry (or no bpcourse metadata at all)."""

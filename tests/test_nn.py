@@ -1,5 +1,5 @@
-"""Layers (``bp.nn``): backward vs central differences over random shapes and values, the public
-contract of design §3.1, scalar engine == matrix engine, shapes, bad input, reproducibility."""
+"""Layers (``bp.nn``): backward vs central differences over random shapes and values, the
+public contract (the usage the README and notebooks rely on), scalar engine == matrix engine, shapes, bad input, reproducibility."""
 import re
 import warnings
 
@@ -14,7 +14,8 @@ from bpcourse.nn import MLP, Identity, LeakyReLU, Linear, Parameter, ReLU, Seque
 from catalogue import (ACTIVATION_NAMES, LAYER_CASES, by_name, kink_margin, module_gradients_analytic,
                        module_gradients_numeric, rel_error)
 
-LAYER_CLS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity}
+LAYER_CLS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU, "identity": Identity,
+             "gelu": bp.nn.GELU}
 
 dims = st.integers(1, 4)
 seeds = st.integers(0, 2**32 - 1)
@@ -86,7 +87,7 @@ def test_mlp_with_an_activation_instance_has_correct_gradients():
     assert bp.gradcheck(net, X) <= 1e-6
 
 
-# ---- the public contract of design §3.1 ---------------------------------------------------
+# ---- the public contract: the usage the README and notebooks rely on ----------------------
 
 def test_contract_snippet(rng):
     lin = bp.nn.Linear(3, 4)
@@ -170,7 +171,9 @@ def _value_net(net, X):
             A = [[sum((w * a for w, a in zip(W_j, a_row)), b_j) for W_j, b_j in zip(W, b)] for a_row in A]
         else:
             f = {Tanh: lambda z: z.tanh(), Sigmoid: lambda z: z.sigmoid(), ReLU: lambda z: z.relu(),
-                 LeakyReLU: lambda z: z.relu() - 0.01 * (-z).relu(), Identity: lambda z: z}[type(layer)]
+                 LeakyReLU: lambda z: z.relu() - 0.01 * (-z).relu(), Identity: lambda z: z,
+                 bp.nn.GELU: lambda z: 0.5 * z * (1 + (np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)).tanh())
+                 }[type(layer)]
             A = [[f(z) for z in row] for row in A]
     return A, leaves
 

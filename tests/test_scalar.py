@@ -42,7 +42,7 @@ def test_value_op_passes_bp_gradcheck(case, data):
     assert bp.gradcheck(f, xs, grad=grad) <= 1e-6
 
 
-# ---- the public contract of design §3.1 ------------------------------------------------------
+# ---- the public contract: the usage the README and notebooks rely on ----------------------
 
 def test_contract_snippet_gradients():
     a = bp.Value(2.0); b = bp.Value(-3.0)

@@ -170,3 +170,67 @@ def test_make_test_runs_pytest():
     out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert any("-m pytest" in line for line in out.stdout.splitlines())
+
+
+# ---- a plain `pip install .` has every third-party module the package imports -------------------
+
+def _top_level_imports(path):
+    import ast
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _installed_closure(requirements):
+    """Distribution names (normalised) pulled in by ``requirements``, following their own requirements."""
+    from importlib import metadata
+    seen, todo = set(), [_requirement(s)[0] for s in requirements]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            reqs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for r in reqs:
+            if "extra ==" in r:                    # optional extras are not installed by a plain install
+                continue
+            todo.append(re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", r).group(0).lower()))
+    return seen
+
+
+def test_every_imported_third_party_module_is_a_runtime_dependency():
+    """`python -m bpcourse.exercises` after a plain `pip install .` needs nbformat (issue 9 bug)."""
+    import sys
+    from importlib import metadata
+    _, runtime, _ = _pyproject()
+    provided = _installed_closure(runtime)
+    providers = metadata.packages_distributions()
+    missing = {}
+    for path in sorted((ROOT / "bpcourse").rglob("*.py")):
+        for mod in _top_level_imports(path):
+            if mod in sys.stdlib_module_names or mod == "bpcourse" or mod not in providers:
+                continue
+            dists = {re.sub(r"[-_.]+", "-", d.lower()) for d in providers[mod]}
+            if not dists & provided:
+                missing.setdefault(mod, []).append(path.relative_to(ROOT).as_posix())
+    assert not missing, f"imported by bpcourse but not installed by its dependencies: {missing}"
+
+
+# ---- documentation cites only documents that ship with the repository --------------------------
+
+def test_no_citation_of_a_document_outside_the_repository():
+    """Docstrings once cited "COURSE_DESIGN §7" and "design §3.1", which a clone does not contain."""
+    cited = re.compile(r"COURSE_DESIGN|DEVELOPERS\.md|\bdesign §\d")
+    files = [p for d in ("bpcourse", "tests", "benchmarks", "docs") for p in (ROOT / d).rglob("*")
+             if p.suffix in (".py", ".md")] + [ROOT / "README.md"]
+    bad = [f"{p.relative_to(ROOT)}:{n}: {line.strip()}" for p in files
+           for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if cited.search(line) and p.name != "test_setup.py"]
+    assert not bad, "\n".join(bad)

@@ -83,6 +83,32 @@ def test_nonfinite_weights_found_in_forward_raise_training_diverged():
         fit(net, "cross_entropy", Poison(net.parameters(), lr=0.1), X, y, epochs=1, progress=False)
     assert info.value.epoch == 1 and info.value.step == 2      # the NaN is met by the 2nd forward
     assert "non-finite" in str(info.value)
+    assert isinstance(info.value.__cause__, bp.validate.NonFiniteError)
+
+
+def test_only_a_nonfinite_error_counts_as_divergence():
+    """fit recognises divergence by the exception's type, never by words in its message."""
+    class Picky(bp.nn.Module):           # a layer whose own ValueError happens to mention NaN
+        def forward(self, X):
+            raise ValueError("Picky: NaN or inf are not the problem here, the shape is")
+
+    X, y = bp.data.moons(n=40, seed=0)
+    net = bp.nn.Sequential(bp.nn.Linear(2, 2, seed=0), Picky())
+    with pytest.raises(ValueError, match="Picky") as info:
+        fit(net, "cross_entropy", bp.optim.SGD(net.parameters(), lr=0.1), X, y, epochs=1, progress=False)
+    assert not isinstance(info.value, TrainingDiverged)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: bp.losses.MSE()(np.array([[np.nan]]), np.array([[1.0]])),
+    lambda: bp.Value(float("inf")),
+    lambda: bp.nn.Linear(2, 1)(np.array([[np.inf, 0.0]])),
+    lambda: fit(bp.nn.MLP([2, 1]), "mse", bp.optim.SGD(bp.nn.MLP([2, 1]).parameters()),
+                np.array([[np.nan, 0.0]]), np.array([0.0]), progress=False),
+])
+def test_every_nonfinite_check_raises_nonfinite_error(make):
+    with pytest.raises(bp.validate.NonFiniteError):
+        make()
 
 
 # --------------------------------------------------------------------------------------------

@@ -325,7 +325,7 @@ def grade(paths, exercise=None, jobs=1, limits=None, seed=GRADE_SEED, sandbox="a
         entries = discover(paths, exclude=outputs)
     subs, cells_of = _load(entries, exercise, warn=log or (lambda msg: print(msg, file=sys.stderr)))
     box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(
-        sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log)
+        sandbox, hide=[*paths, solutions_dir(), *hide, *outputs], log=log, limits=limits)
     slots = queue.Queue()
     for k in range(jobs):
         slots.put(k)

@@ -97,7 +97,7 @@ def _under(path, parent):
 class Sandbox:
     """How jobs are started: ``kind`` is ``"bwrap"`` or ``"none"`` (resource limits only)."""
 
-    def __init__(self, mode="auto", hide=(), log=None):
+    def __init__(self, mode="auto", hide=(), log=None, limits=None):
         if mode not in ("auto", "bwrap", "none"):
             raise ValueError(f"sandbox must be 'auto', 'bwrap' or 'none', got {mode!r}")
         self.log = log or (lambda msg: print(msg, file=sys.stderr))
@@ -105,8 +105,9 @@ class Sandbox:
         self.hidden = sorted({os.path.realpath(os.fsdecode(p)) for p in hide if os.path.lexists(p)} - {"/"})
         self.kind, self.reason = "none", "sandbox disabled (--sandbox none)"
         self.bwrap = shutil.which("bwrap")
+        self.limits = limits or Limits()
         self._nproc_base = None if self.root else _user_process_count()
-        self._args = None
+        self._args = {}
         if mode != "none":
             ok, why = self._probe()
             if ok:
@@ -143,14 +144,17 @@ class Sandbox:
                            f"({err[-1] if err else 'exit ' + str(r.returncode)})")
         return True, ""
 
-    def _bwrap_args(self):
-        if self._args is None:
-            self._args = self._build_bwrap_args()
-        return list(self._args)
+    def _bwrap_args(self, limits=None):
+        tmp_mb = (limits or self.limits).tmp_mb
+        if tmp_mb not in self._args:
+            self._args[tmp_mb] = self._build_bwrap_args(limits)
+        return list(self._args[tmp_mb])
 
-    def _build_bwrap_args(self):
+    def _build_bwrap_args(self, limits=None):
+        """The bubblewrap command line; the private /tmp gets ``limits.tmp_mb`` (the sandbox's own by default)."""
+        tmp_mb = (limits or self.limits).tmp_mb
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                "--perms", "1777", "--size", str(Limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+                "--perms", "1777", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
         homes = [h for h in {"/root", os.path.expanduser("~")} if h not in ("", "/") and os.path.isdir(h)]
         hidden = sorted(set(self.hidden) | {os.path.realpath(h) for h in homes})
         args += self._hide(hidden)
@@ -190,9 +194,10 @@ class Sandbox:
         return args
 
     # --- one job ---------------------------------------------------------------------
-    def command(self):
+    def command(self, limits=None):
+        """The job's command line; ``limits`` (default: the sandbox's) sizes the private /tmp."""
         base = [sys.executable, "-I", "-m", "bpcourse.grade._child"]
-        return (self._bwrap_args() + base) if self.kind == "bwrap" else base
+        return (self._bwrap_args(limits) + base) if self.kind == "bwrap" else base
 
     def describe(self):
         return "bubblewrap" if self.kind == "bwrap" else f"none ({self.reason})"
@@ -228,7 +233,7 @@ def run_child(sandbox, job, limits, slot=0, timeout=None):
     stdin.seek(0)
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(sandbox.command(), stdin=stdin, stdout=out_w, stderr=out_w, pass_fds=(res_w,),
+        proc = subprocess.Popen(sandbox.command(limits), stdin=stdin, stdout=out_w, stderr=out_w, pass_fds=(res_w,),
                                 cwd=workdir if tmp else "/", env=_env(workdir), start_new_session=True,
                                 close_fds=True)
     except OSError as e:

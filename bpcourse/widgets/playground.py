@@ -21,6 +21,7 @@ from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization
+from ..validate import NonFiniteError
 from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, dropdown, float_slider,
                     int_slider, log_slider, log_ylim, nice_ceiling, no_minor_ticks, set_title, style_axes)
 
@@ -395,9 +396,7 @@ class Playground(Widget):
                 for _ in range(k):
                     norms.append(self._train_step())
                 self._evaluate(np.mean(norms, axis=0) if norms else None)
-        except (_Diverged, ValueError, FloatingPointError) as exc:
-            if isinstance(exc, ValueError) and "NaN" not in str(exc) and "non-finite" not in str(exc):
-                raise
+        except (_Diverged, NonFiniteError, FloatingPointError):
             for p, saved in zip(self.optimizer.params, snapshot):
                 p.data[...] = saved
             self.diverged_at = self.step_count + 1
