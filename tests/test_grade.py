@@ -584,3 +584,14 @@ def test_the_newer_exercises_survive_hostile_submissions_in_the_sandbox(tmp_path
     for name, (key, status, total) in expected.items():
         row = rows[name]
         assert (row["exercise"], row["status"], float(row["total"])) == (key, status, total), (name, row)
+
+
+def test_a_gradescope_upload_of_an_old_notebook_is_graded_as_asked_or_refused(tmp_path):
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    (upload / "ex08_initialisation.ipynb").write_text(_old_notebook("ex09_initialisation.ipynb", "ex08"))
+    [sub] = grade([upload], exercise="ex09", one_submission=True, sandbox="none", log=lambda m: None)
+    assert (sub.exercise, sub.status, sub.total) == ("ex09", "ok", get_exercise("ex09").max_score)
+    [sub] = grade([upload], exercise="ex08", one_submission=True, sandbox="none", log=lambda m: None)
+    assert (sub.exercise, sub.status, sub.total) == ("ex08", "invalid_notebook", 0.0)
+    assert "old ex08_initialisation" in sub.message and "--exercise ex09" in sub.message
