@@ -198,6 +198,69 @@ MISTAKES = [
     ("ex11", "q3", "def measured_boundary(step, lr_max):\n    lo, hi = 0.0, lr_max\n    for _ in range(40):\n"
                    "        mid = (lo + hi) / 2\n        lo, hi = (mid, hi) if abs(step(1.0, 0.0, mid)[0]) < 1 else (lo, mid)\n"
                    "    return lo", "boundary"),
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n        if p.data.ndim >= 2:\n"
+                   "            p.grad[...] = lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "+=, not ="),                                                                   # = for +=
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n"
+                   "        p.grad += lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "(bias)"),                                                                      # biases penalised
+    ("ex12", "q1", "def add_penalty_grads(params, lam2, lam1):\n    for p in params:\n        if p.data.ndim >= 2:\n"
+                   "            p.grad += 2 * lam2 * p.data + lam1 * np.sign(p.data)\n"
+                   "    return sum(0.5 * lam2 * (p.data**2).sum() + lam1 * abs(p.data).sum() for p in params if p.data.ndim > 1)",
+     "(weight matrix)"),                                                             # d/dW of λ/2‖W‖² taken as 2λW
+    ("ex12", "q2", "def dropout_forward(X, p, rng):\n    M = rng.random(X.shape) >= p\n    return X * M, M",
+     "scales the kept units"),
+    ("ex12", "q2", "def dropout_forward(X, p, rng):\n    M = (np.random.random(X.shape) >= p) / (1 - p)\n    return X * M, M",
+     "same seed"),
+    ("ex12", "q3", "def dropout_backward(dY, cache):\n    return dY * (cache > 0)", "dX"),
+    ("ex12", "q4", "def early_stopping(val_losses, patience, min_delta=0.0):\n    best, best_epoch, wait = np.inf, None, 0\n"
+                   "    for epoch, loss in enumerate(val_losses, start=1):\n"
+                   "        if loss <= best - min_delta:\n            best, best_epoch, wait = loss, epoch, 0\n"
+                   "        else:\n            wait += 1\n            if wait >= patience:\n                return epoch, best_epoch\n"
+                   "    return len(val_losses), best_epoch", "_epoch is"),                # <= instead of <
+    ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
+                   "    return dh @ W_xh, dh @ W_hh, dh.T @ x, dh.T @ h_prev, dh.sum(0)", "dW_xh"),   # tanh' missing
+    ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
+                   "    h = np.tanh(x @ W_xh.T + h_prev @ W_hh.T + b)\n    d = dh * (1 - h * h)\n"
+                   "    return d @ W_xh, d @ W_hh.T, d.T @ x, d.T @ h_prev, d.sum(0)", "dh_prev"),  # transposed W_hh
+    ("ex13", "q2", "def bptt(X, h0, W_xh, W_hh, b, dH):\n    hs = [h0]\n    for t in range(X.shape[1]):\n"
+                   "        hs.append(np.tanh(X[:, t] @ W_xh.T + hs[-1] @ W_hh.T + b))\n    carry = np.zeros_like(h0)\n"
+                   "    for t in reversed(range(X.shape[1])):\n        d = (dH[:, t] + carry) * (1 - hs[t + 1] ** 2)\n"
+                   "        dW_xh, dW_hh, db = d.T @ X[:, t], d.T @ hs[t], d.sum(0)\n        carry = d @ W_hh\n"
+                   "    return dW_xh, dW_hh, db, carry", "+=, not ="),                       # = for +=
+    ("ex13", "q2", "def bptt(X, h0, W_xh, W_hh, b, dH):\n    hs = [h0]\n    for t in range(X.shape[1]):\n"
+                   "        hs.append(np.tanh(X[:, t] @ W_xh.T + hs[-1] @ W_hh.T + b))\n"
+                   "    dW_xh, dW_hh, db = 0 * W_xh, 0 * W_hh, 0 * b\n"
+                   "    for t in reversed(range(X.shape[1])):\n        d = dH[:, t] * (1 - hs[t + 1] ** 2)\n"
+                   "        dW_xh += d.T @ X[:, t]; dW_hh += d.T @ hs[t]; db += d.sum(0)\n"
+                   "    return dW_xh, dW_hh, db, d @ W_hh", "dW_hh"),                          # the path through h_{t+1} forgotten
+    ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
+                   "    for p in params:\n        n = np.linalg.norm(p.grad)\n"
+                   "        if n > max_norm:\n            p.grad *= max_norm / n\n    return total", "global norm"),
+    ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
+                   "    if total > max_norm:\n        for p in params:\n            p.grad *= max_norm / total\n"
+                   "    return np.sqrt(sum((p.grad**2).sum() for p in params))", "returned norm"),
+    # ex18: the reference backward_by_hand (or fused function) with one line changed
+    ("ex18", "q1", ("dlogprobs[rows, y] = -1.0 / N", "dlogprobs[rows, y] = -1.0"), "dlogprobs"),        # forgotten 1/N
+    ("ex18", "q1", ("dexps = dprobs * I[\"inv_sums\"] + dsums", "dexps = dprobs * I[\"inv_sums\"]"),
+     "dexps"),                                                                       # one of two uses: = for +=
+    ("ex18", "q1", ("dshifted = I[\"exps\"] * dexps", "dshifted = I[\"exps\"]\n    dshifted *= dexps"),
+     "in place"),                                                                    # overwrites I["exps"]
+    ("ex18", "q1", ("dA1=dlogits @ P[\"W2\"]", "dA1=dlogits @ P[\"W2\"].T"), "dA1"),    # transposed W
+    ("ex18", "q2", ("dZbn = G[\"dA1\"] * (1.0 - I[\"A1\"] ** 2)", "dZbn = G[\"dA1\"]"), "dZbn"),   # tanh' missing
+    ("ex18", "q2", ("dZ1 = dZc + dmu / N", "dZ1 = dZc"), "dZ1"),                      # the path through mu
+    ("ex18", "q2", ("dZc2 = np.broadcast_to(dvar_eps / N,", "dZc2 = np.broadcast_to(dvar_eps,"), "dZc2"),  # 1/N
+    ("ex18", "q3", "def cross_entropy_fused(logits, y):\n    E = np.exp(logits)\n    P = E / E.sum(1, keepdims=True)\n"
+                   "    P[np.arange(len(y)), y] -= 1\n    return P / len(y)", "NaN or inf"),
+    ("ex18", "q3", "def cross_entropy_fused(logits, y):\n    logits -= logits.max(1, keepdims=True)\n    P = np.exp(logits)\n"
+                   "    P /= P.sum(1, keepdims=True)\n    P[np.arange(len(y)), y] -= 1\n    return P / len(y)", "in place"),
+    ("ex18", "q4", "def batchnorm_fused(dZbn, Zhat, inv_std, gamma):\n    return gamma * dZbn * inv_std", "dZ1"),
+    ("ex18", "q5", "def train_by_hand(X, y, seed):\n    rng = np.random.default_rng(seed)\n"
+                   "    P = {'W1': rng.standard_normal((64, 64)) / 8, 'b1': np.zeros(64), 'gamma': np.ones(64),\n"
+                   "         'beta': np.zeros(64), 'W2': rng.standard_normal((10, 64)) / 8, 'b2': np.zeros(10)}\n"
+                   "    Z1 = X @ P['W1'].T\n    return P, Z1.mean(0), Z1.var(0)", "accuracy"),       # untrained
     # ex10 q4: the skip path forgotten; the tanh' forgotten (a missing σ′)
     ("ex10", "q4", "def residual_backward(dY, X, W, b):\n    A = np.tanh(X @ W.T + b)\n    dZ = dY * (1 - A * A)\n"
                    "    return dZ @ W, dZ.T @ X, dZ.sum(0)", "skip connection"),
@@ -279,12 +342,18 @@ MISTAKES = [
 @pytest.mark.parametrize("key, name, code, words", MISTAKES,
                          ids=[f"{k}-{n}-{i}" for i, (k, n, _, _) in enumerate(MISTAKES)])
 def test_typical_mistakes_are_incorrect_with_a_useful_message(key, name, code, words):
-    if isinstance(code, tuple):      # ex02: the reference Value with one backward rule changed
+    if isinstance(code, tuple) and key == "ex02":      # the reference Value with one backward rule changed
         cell = next(c for c in json.loads((ROOT / "solutions/ex02_value.ipynb").read_text())["cells"]
                     if "class Value" in "".join(c["source"]))
         src = "".join(cell["source"])
         assert code[0] in src
         overrides = {"Value": _src("import math\n" + src.replace(*code))["Value"]}
+    elif isinstance(code, tuple):    # the reference solution's cell with one line changed (old text, new text)
+        path = next((ROOT / "solutions").glob(f"{key}_*.ipynb"))
+        src = next(s for s in ("".join(c["source"]) for c in json.loads(path.read_text())["cells"]) if code[0] in s)
+        ns = dict(SOLVED[key])
+        exec(compile(src.replace(*code), str(path), "exec"), ns)
+        overrides = {f: ns[f] for f in get_exercise(key).question(name).funcs}
     else:
         overrides = {k: v for k, v in _src(code).items() if callable(v) and not k.startswith("_")}
     verdict = _verdict(SOLVED[key], key, name, **overrides)
@@ -419,3 +488,60 @@ def test_ex14_hostile_answers_are_incorrect_not_crashes(name, code, words):
     verdict = _verdict(SOLVED["ex14"], "ex14", name, **overrides)
     assert verdict.state == INCORRECT, str(verdict)
     assert words in verdict.message, verdict.message
+
+
+class _AlwaysEqual:
+    """Claims to equal anything, unpacks into as many copies of itself as asked, says it is NaN as a float."""
+
+    def __eq__(self, other):
+        return True
+
+    def __iter__(self):
+        return iter([_AlwaysEqual() for _ in range(8)])
+
+    def __len__(self):
+        return 8
+
+    def __float__(self):
+        return float("nan")
+
+
+class _Liar(np.ndarray):
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+
+def _first_array(args):
+    return next((a for a in args if isinstance(a, np.ndarray)), np.zeros(3))
+
+
+HOSTILE = {
+    "always_equal": lambda *a, **k: _AlwaysEqual(),
+    "liar_subclass": lambda *a, **k: _first_array(a).view(_Liar),
+    "nan_of_the_input's_shape": lambda *a, **k: np.full(np.shape(_first_array(a)), np.nan),
+    "tuple_of_nans": lambda *a, **k: tuple(np.full(np.shape(_first_array(a)), np.nan) for _ in range(6)),
+    "mutates_its_inputs": lambda *a, **k: [x.__setitem__(..., 0.0) for x in a if isinstance(x, np.ndarray)] and a,
+}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+@pytest.mark.parametrize("key, name", QUESTIONS)
+def test_hostile_return_values_are_incorrect_never_correct_never_a_crash(key, name, kind):
+    """Every question of every exercise (the new ones included) answers a function that returns an object
+    claiming equality, an ndarray subclass that lies, NaN, or that wipes its inputs, with 'incorrect'."""
+    q = get_exercise(key).question(name)
+    verdict = q.verdict(*[HOSTILE[kind]] * len(q.funcs))
+    assert verdict.state == INCORRECT, str(verdict)
+
+
+@pytest.mark.parametrize("old_key, now, funcs", [("ex08", "ex09", ("xavier_uniform",)),
+                                                 ("ex09", "ex10", ("batchnorm_forward", "batchnorm_backward"))])
+def test_an_old_notebooks_check_cell_names_the_renumbering(old_key, now, funcs):
+    # the old ex08_initialisation notebook runs `from bpcourse.checks import ex08 as check; check.q1(xavier_uniform)`
+    from bpcourse.checks import RENUMBERED
+    old = next(o for o, (w, _) in RENUMBERED.items() if w == old_key)
+    q = get_exercise(old_key).question("q1")
+    with pytest.raises(TypeError) as e:
+        q.verdict(*[SOLVED[now][f] for f in funcs])
+    assert f"old {old}" in str(e.value) and f"import {now} as check" in str(e.value)

@@ -195,14 +195,14 @@ def graded_classroom(tmp_path_factory, bwrap_available):
 
 
 def test_every_solution_notebook_scores_full_marks(graded_classroom):
-    solutions = {k: v for k, v in graded_classroom.items() if "/solutions/" in k}
+    solutions = {k: v for k, v in graded_classroom.items() if Path(k).parent.name == "solutions"}
     assert len(solutions) == len(EXERCISE_KEYS)
     for name, row in solutions.items():
         assert row["status"] == "ok" and row["total"] == row["max"] and float(row["max"]) > 0, name
 
 
 def test_every_exercise_notebook_scores_zero_with_status_ok(graded_classroom):
-    exercises = {k: v for k, v in graded_classroom.items() if "/exercises/" in k}
+    exercises = {k: v for k, v in graded_classroom.items() if Path(k).parent.name == "exercises"}
     assert len(exercises) == len(EXERCISE_KEYS)
     for name, row in exercises.items():
         assert row["status"] == "ok" and row["total"] == "0", name
@@ -716,3 +716,69 @@ def test_hostile_ex17_submissions_are_graded_without_stopping_the_batch(tmp_path
         assert rows[name]["status"] == status and float(rows[name]["total"]) == total, (name, rows[name])
         assert float(rows[name]["max"]) == 7
     assert _snapshot(subs) == before                 # no submission was modified
+
+
+# Exercises added after the hostile corpus of ex04 (tests/grading_corpus): each is graded in one bubblewrap
+# batch as the reference solution, the untouched exercise, a submission whose last graded function never
+# returns, and one whose every graded function returns an object that claims to equal anything.
+NEWER_EXERCISES = [k for k in ("ex08", "ex10", "ex11", "ex12", "ex13", "ex18") if k in EXERCISE_KEYS]
+
+_ALWAYS_EQUAL = ("class _Eq:\n    def __eq__(self, other):\n        return True\n    def __iter__(self):\n"
+                 "        return iter([_Eq() for _ in range(8)])\n    def __float__(self):\n        return 0.0\n")
+
+
+def _redefine(nb, func, body):
+    """The notebook with ``func`` redefined at the end of the cell that defines it."""
+    nb = json.loads(json.dumps(nb))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and f"def {func}(" in "".join(c["source"]))
+    cell["source"] = "".join(cell["source"]) + f"\n\n\ndef {func}(*args, **kwargs):\n{body}\n"
+    return nb
+
+
+def _newer_submissions(folder):
+    """{file name: (exercise, expected status, expected total)}; the notebooks are written into folder."""
+    expected = {}
+    for key in NEWER_EXERCISES:
+        ex = get_exercise(key)
+        sol = json.loads((ROOT / "solutions" / ex.notebook).read_text())
+        last = ex.questions[-1].funcs[-1]
+        kept = sum(q.points for q in ex.questions if last not in q.funcs)
+        hostile = sol
+        for f in {f for q in ex.questions for f in q.funcs}:
+            hostile = _redefine(hostile, f, "    return _Eq()")
+        hostile["cells"].insert(1, {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                                    "source": _ALWAYS_EQUAL})
+        notebooks = {"solution": (sol, "ok", ex.max_score),
+                     "exercise": (json.loads((ROOT / "exercises" / ex.notebook).read_text()), "ok", 0.0),
+                     "loops": (_redefine(sol, last, "    while True:\n        pass"), "timeout", kept),
+                     "always_equal": (hostile, "ok", 0.0)}
+        for kind, (nb, status, total) in notebooks.items():
+            name = f"{kind}_{ex.notebook}"
+            (folder / name).write_text(json.dumps(nb))
+            expected[name] = (key, status, float(total))
+    return expected
+
+
+def test_the_newer_exercises_survive_hostile_submissions_in_the_sandbox(tmp_path, bwrap_available):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    expected = _newer_submissions(subs)
+    r = _grade_cli(subs, "--jobs", 2, "--timeout", 3, "--sandbox", "bwrap", "--out", tmp_path / "g.csv", "-q",
+                   cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {Path(k).name: v for k, v in _rows(tmp_path / "g.csv").items()}
+    assert set(rows) == set(expected)
+    for name, (key, status, total) in expected.items():
+        row = rows[name]
+        assert (row["exercise"], row["status"], float(row["total"])) == (key, status, total), (name, row)
+
+
+def test_a_gradescope_upload_of_an_old_notebook_is_graded_as_asked_or_refused(tmp_path):
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    (upload / "ex08_initialisation.ipynb").write_text(_old_notebook("ex09_initialisation.ipynb", "ex08"))
+    [sub] = grade([upload], exercise="ex09", one_submission=True, sandbox="none", log=lambda m: None)
+    assert (sub.exercise, sub.status, sub.total) == ("ex09", "ok", get_exercise("ex09").max_score)
+    [sub] = grade([upload], exercise="ex08", one_submission=True, sandbox="none", log=lambda m: None)
+    assert (sub.exercise, sub.status, sub.total) == ("ex08", "invalid_notebook", 0.0)
+    assert "old ex08_initialisation" in sub.message and "--exercise ex09" in sub.message

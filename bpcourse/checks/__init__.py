@@ -17,8 +17,8 @@ import importlib
 __all__ = ["EXERCISE_KEYS", "RENUMBERED", "get_exercise"]
 
 EXERCISE_KEYS = ("ex01", "ex02", "ex03", "ex04", "ex05", "ex06",
-                 "ex07", "ex08", "ex09", "ex10", "ex11", "ex14",
-                 "ex15", "ex16", "ex17")
+                 "ex07", "ex08", "ex09", "ex10", "ex11", "ex12",
+                 "ex13", "ex14", "ex15", "ex16", "ex17", "ex18")
 
 # Exercises renumbered so that exNN practises notebook NN (issue 14): the old notebook's name ->
 # (its old key, its key now).  A notebook handed out before the change still says the old key in

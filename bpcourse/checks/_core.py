@@ -291,6 +291,9 @@ class Question:
         print(self.verdict(*funcs))
 
     def _check_arguments(self, funcs):
+        moved = self._renumbered_message(funcs)
+        if moved:
+            raise TypeError(moved)
         if len(funcs) != len(self.funcs):
             want = ", ".join(self.funcs)
             raise TypeError(f"check.{self.name} needs {len(self.funcs)} argument(s): {want}; "
@@ -299,6 +302,22 @@ class Question:
             if not callable(f):
                 raise TypeError(f"check.{self.name}: {name} should be your function (or class), "
                                 f"got {_type_name(f)}")
+
+
+    def _renumbered_message(self, funcs):
+        """A notebook from before the exercises were renumbered checks its functions with the old
+        number's module (``from bpcourse.checks import ex08 as check`` in the old ex08_initialisation):
+        say so, instead of judging them against the questions now under that number."""
+        if self.exercise is None:
+            return ""
+        from . import RENUMBERED, get_exercise
+        given = {getattr(f, "__name__", None) for f in funcs} - set(self.funcs)
+        for old, (was, now) in RENUMBERED.items():
+            if was == self.exercise.key and given & {f for q in get_exercise(now).questions for f in q.funcs}:
+                return (f"{', '.join(sorted(given))} is graded in {now} now: this notebook is the old {old}, from "
+                        f"before the exercises were renumbered ({was} is another exercise today). Change its import "
+                        f"to `from bpcourse.checks import {now} as check` (or use exercises/{get_exercise(now).notebook}).")
+        return ""
 
 
 def judge_case(question, cases, results):
