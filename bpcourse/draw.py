@@ -257,7 +257,7 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
         for j, v in enumerate(values.get(l, ())):
             ax.text(l * dx + r + 0.08, ys[l][j] + r * 0.6, format(float(v), fmt), ha="left", va="bottom",
                     fontsize=8, zorder=3, gid=f"value-{l}",
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         if labels:
             name = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"hidden {l}"
             ax.text(l * dx, -(tallest - 1) * dy / 2 - 0.9, f"{name}\n({n})", ha="center", va="top",
