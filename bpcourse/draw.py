@@ -202,7 +202,8 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
 
     sizes:   e.g. [2, 3, 1] (inputs, hidden..., outputs).
     weights: None (grey edges), a list of W matrices of shape (n_out, n_in), or a model (its
-             Linear layers' W).  Edge colour: blue for w > 0, vermillion for w < 0; width and
+             Linear layers' W).  Edge colour: vermillion for w > 0, blue for w < 0 (the course's
+             one weight-sign convention, as the Playground's weight maps); width and
              opacity grow with |w| / max|w| of that layer.
     values:  optional {layer index: array of that layer's size}, e.g. {2: delta2}; each number is
              written beside its neuron (format ``fmt``), as text artists with gid "value-l".
@@ -232,7 +233,7 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
             W = Ws[l].ravel()
             scale = np.abs(W).max() or 1.0
             mag = np.abs(W) / scale
-            colors = [to_rgba(PALETTE["blue"] if w > 0 else PALETTE["vermillion"] if w < 0 else "0.6",
+            colors = [to_rgba(PALETTE["vermillion"] if w > 0 else PALETTE["blue"] if w < 0 else "0.6",
                               0.25 + 0.75 * m) for w, m in zip(W, mag)]
             widths = list(0.4 + 3.0 * mag)
         ax.add_collection(LineCollection(segs, colors=colors, linewidths=widths, zorder=1, gid=f"edges-{l}"))
@@ -244,14 +245,14 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
         for j, v in enumerate(values.get(l, ())):
             ax.text(l * dx + r + 0.08, ys[l][j] + r * 0.6, format(float(v), fmt), ha="left", va="bottom",
                     fontsize=8, zorder=3, gid=f"value-{l}",
-                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         if labels:
             name = "input" if l == 0 else "output" if l == len(sizes) - 1 else f"hidden {l}"
             ax.text(l * dx, -(tallest - 1) * dy / 2 - 0.9, f"{name}\n({n})", ha="center", va="top",
                     fontsize=9, gid="layer-label")
     if Ws is not None:
-        ax.legend(handles=[Line2D([], [], color=PALETTE["blue"], label="w > 0"),
-                           Line2D([], [], color=PALETTE["vermillion"], label="w < 0")],
+        ax.legend(handles=[Line2D([], [], color=PALETTE["vermillion"], label="w > 0"),
+                           Line2D([], [], color=PALETTE["blue"], label="w < 0")],
                   loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_aspect("equal")
     ax.set_xlim(-1.0, (len(sizes) - 1) * dx + 1.0)

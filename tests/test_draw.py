@@ -135,7 +135,7 @@ def test_network_edges_coloured_by_weight_sign_and_size():
     colors = edges.get_colors()
     widths = edges.get_linewidths()
     for i, w in enumerate(W1.ravel()):
-        expected = PALETTE["blue"] if w > 0 else PALETTE["vermillion"]
+        expected = PALETTE["vermillion"] if w > 0 else PALETTE["blue"]     # as the Playground's weight maps
         assert np.allclose(colors[i][:3], to_rgb(expected))
     biggest = int(np.argmax(np.abs(W1.ravel())))
     assert widths[biggest] == pytest.approx(3.4) and colors[biggest][3] == pytest.approx(1.0)

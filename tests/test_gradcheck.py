@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bpcourse as bp
-from bpcourse.gradcheck import GradcheckError, gradcheck_report
+from bpcourse.gradcheck import GradcheckError, GradcheckWarning, gradcheck_report
 from bpcourse.nn import MLP, Linear, Sequential, Tanh
 
 small_arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, max_side=4),
@@ -219,3 +219,56 @@ def test_a_truly_zero_gradient_passes_on_the_absolute_tolerance():
     assert bp.gradcheck(net, X) < 1e-6              # but the absolute difference is below atol
     with pytest.raises(bp.GradcheckError, match=r"Linear\(3->4\)\.b"):
         bp.gradcheck(net, X, atol=0.0)
+
+
+# ---- the blind spot: gradients too small for central differences -----------------------------------
+
+def _deep_sigmoid(first_layer=Linear, depth=20):
+    """A [4, 8 × depth, 2] sigmoid MLP whose first Linear is replaced by ``first_layer``.
+
+    Its first layers' gradients are ~1e-13: below what central differences resolve (~ε|f|/h ≈ 1e-9),
+    so the whole-network numerical gradient there is exactly 0.
+    """
+    net = MLP([4] + [8] * depth + [2], activation="sigmoid", seed=0)
+    layer = first_layer(4, 8, seed=0)
+    layer.W.data[...] = net.layers[0].W.data
+    net.layers[0] = layer
+    return net
+
+
+class DoublesWeightGrad(Linear):
+    def backward(self, delta):
+        dX = super().backward(delta)
+        self.W.grad *= 2.0
+        return dX
+
+
+@pytest.mark.parametrize("bug", [ForgetsBiasGrad, DoublesWeightGrad])
+def test_gradcheck_default_catches_a_wrong_gradient_too_small_to_see_in_the_whole_network(rng, bug):
+    net, X = _deep_sigmoid(bug), _X(rng, 4)
+    report = gradcheck_report(net, X)
+    assert report["0.Linear(4->8).W"] > 0.3               # relative error ~1 even for the right W ...
+    with pytest.warns(GradcheckWarning, match=r"0\.Linear\(4->8\)\.W"):
+        assert bp.gradcheck(net, X, layerwise=False) < 1e-5   # ... and without layerwise it passes, with a warning
+    with pytest.raises(GradcheckError, match=r"layer 0 Linear\(4->8\): (b|W)"):
+        bp.gradcheck(net, X)                                   # the default re-checks layer by layer
+
+
+def test_gradcheck_default_passes_a_right_deep_network_without_warning(rng, recwarn):
+    net, X = _deep_sigmoid(), _X(rng, 4)
+    assert bp.gradcheck(net, X) < 1e-6
+    assert not [w for w in recwarn if "gradcheck" in str(w.message)]
+
+
+def test_gradcheck_still_passes_a_truly_zero_gradient(rng, recwarn):
+    """A bias right before BatchNorm has gradient exactly 0: it must pass, layer by layer too."""
+    net = Sequential(Linear(3, 4, seed=0), bp.nn.BatchNorm(4), Tanh(), Linear(4, 2, seed=1))
+    assert bp.gradcheck(net, _X(rng, 3)) < 1e-6
+    assert not [w for w in recwarn if "gradcheck" in str(w.message)]
+
+
+def test_gradcheck_warns_about_quantities_it_cannot_recheck(rng):
+    f = lambda x: 1e-12 * np.sin(x)
+    wrong = lambda x, G: 3e-12 * G * np.cos(x)               # three times too big, far below atol
+    with pytest.warns(GradcheckWarning, match=r"in input: .*too small for central differences"):
+        bp.gradcheck(f, rng.normal(size=3), grad=wrong)
