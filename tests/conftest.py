@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -64,3 +65,21 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("worst measured relative errors")
     for name in sorted(_WORST):
         terminalreporter.write_line(f"{name:<45s} {_WORST[name]:.3e}")
+
+
+# ---- tests/site runs only when asked for ---------------------------------------------------------
+# It opens the built website (make site, which needs the 'site' extra and executes every notebook), so
+# `make test` leaves it out and `make site-test` (which .ci/run also runs) builds the site and runs it.
+SITE_TESTS = Path(__file__).resolve().parent / "site"
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def pytest_ignore_collect(collection_path, config):
+    if _inside(Path(collection_path).resolve(), SITE_TESTS):
+        asked = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+        if not any(_inside(a, SITE_TESTS) for a in asked):
+            return True
+    return None

@@ -1,0 +1,153 @@
+"""RISE slideshows in `make lab`, in headless Chromium at a projector's 1280x720: a notebook opens as a
+slideshow, its slides render (formulas typeset), the keyboard steps forward, and no slide is taller than
+the screen; the same for every lesson; and a widget on a slide answers its slider.
+
+The widget part meets a known upstream bug: with ipywidgets 8's JupyterLab manager (jupyterlab_widgets
+>= 3.0.11) the RISE app (jupyterlab_rise 0.43) cannot load the widget extension ("Shared module
+@jupyterlab/console doesn't exist in shared scope"; jupyterlab-contrib/rise issue 119), so widgets show no
+controls in a slideshow.  The test detects exactly that error and reports it as an expected failure;
+with any other outcome it runs the full check.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
+
+SLIDES = "ui_slides.ipynb"
+SCREEN = {"width": 1280, "height": 720}
+UPSTREAM_WIDGET_BUG = "Shared module @jupyterlab/console doesn't exist in shared scope"
+
+SLIDE_STATE = """() => {
+    const slides = Array.from(document.querySelectorAll('.reveal .slides > section'));
+    const h = slides.findIndex(s => s.classList.contains('present'));
+    const present = slides[h];
+    const sub = present ? Array.from(present.querySelectorAll(':scope > section')) : [];
+    const cur = sub.find(s => s.classList.contains('present')) || present;
+    return {n: slides.length, h, v: sub.findIndex(s => s.classList.contains('present')),
+            height: cur ? cur.scrollHeight : 0, text: cur ? cur.innerText.slice(0, 80) : ''};
+}"""
+
+
+@pytest.fixture
+def screen(browser):
+    context = browser.new_context(viewport=SCREEN)
+    blocked = []
+
+    def route(r):                          # a projector in a classroom may be offline: nothing from outside
+        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+
+
+def _open_slideshow(page, lab, path):
+    page.goto(f"{lab.url}/rise/{path}")
+    page.wait_for_selector(".reveal.ready .slides section.present", timeout=120_000)
+    page.wait_for_timeout(500)
+
+
+def _walk(page, limit=200):
+    """Step through every slide and fragment with the Space key; the states seen, in order."""
+    states = [page.evaluate(SLIDE_STATE)]
+    for _ in range(limit):
+        page.keyboard.press("Space")
+        page.wait_for_timeout(120)
+        state = page.evaluate(SLIDE_STATE)
+        if (state["h"], state["v"]) == (states[-1]["h"], states[-1]["v"]):
+            page.keyboard.press("Space")            # a fragment step: give it one more press
+            page.wait_for_timeout(120)
+            state = page.evaluate(SLIDE_STATE)
+            if (state["h"], state["v"]) == (states[-1]["h"], states[-1]["v"]):
+                break                               # the last slide
+        states.append(state)
+    return states
+
+
+def test_slideshow_renders_steps_and_fits_the_screen(lab, screen):
+    shutil.copy(REPO / "tests" / "ui" / SLIDES, lab.root / SLIDES)
+    _open_slideshow(screen, lab, SLIDES)
+    first = screen.evaluate(SLIDE_STATE)
+    assert first["n"] == 4 and first["h"] == 0 and "Slideshow test notebook" in first["text"], first
+    screen.keyboard.press("ArrowRight")
+    screen.wait_for_timeout(300)
+    second = screen.evaluate(SLIDE_STATE)
+    assert second["h"] == 1 and "A formula on a slide" in second["text"], second
+    # the formula on that slide is typeset by JupyterLab's MathJax, not left as $...$
+    slide = screen.locator(".reveal .slides > section.present")
+    screen.wait_for_function("() => document.querySelector('.reveal .slides > section.present mjx-container')")
+    assert "$" not in slide.inner_text()
+    _open_slideshow(screen, lab, SLIDES)
+    states = _walk(screen)
+    assert [s["h"] for s in states] == [0, 1, 2, 3]
+    tallest = max(states, key=lambda s: s["height"])
+    assert tallest["height"] <= SCREEN["height"], f"a slide is {tallest['height']} px tall: {tallest['text']!r}"
+
+
+# Measured 2026-12-05 with this test: these lessons have slides taller than 720 px, most because one
+# Markdown or code cell alone is taller than the screen (splitting needs content edits, not only slide
+# metadata).  strict: a lesson that comes to fit fails here until it is taken off the list.
+OVERFLOWING = {"00_welcome.ipynb", "01_chain_rule.ipynb", "02_graphs_autograd.ipynb", "03_gradient_descent.ipynb",
+               "04_matrix_backprop.ipynb", "05_losses.ipynb", "06_training_mlp.ipynb", "07_gradient_checking.ipynb",
+               "09_initialisation.ipynb", "11_optimisers.ipynb", "12_regularisation.ipynb", "13_bptt.ipynb"}
+
+
+def _lesson_params():
+    return [pytest.param(name, marks=pytest.mark.xfail(name in OVERFLOWING, strict=True,
+                                                       reason="slides taller than 720 px (measured 2026-12-05)"))
+            for name in sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
+
+
+@pytest.mark.parametrize("lesson", _lesson_params())
+def test_every_lesson_slide_fits_1280x720(lab, screen, lesson):
+    """Every slide of every lesson (as committed, so without outputs: a figure adds its own height when
+    presented live) fits the projector's height."""
+    (lab.root / "notebooks").mkdir(exist_ok=True)
+    shutil.copy(REPO / "notebooks" / lesson, lab.root / "notebooks" / lesson)
+    _open_slideshow(screen, lab, f"notebooks/{lesson}")
+    states = _walk(screen)
+    assert len({(s["h"], s["v"]) for s in states}) >= 3, f"{lesson}: fewer than 3 slides were shown"
+    too_tall = [(s["h"], s["v"], s["height"], s["text"][:50]) for s in states if s["height"] > SCREEN["height"]]
+    assert not too_tall, f"{lesson}: slides taller than {SCREEN['height']} px (slide, subslide, px, text): {too_tall}"
+
+
+def test_widget_on_a_slide_answers_its_slider(lab, screen):
+    shutil.copy(REPO / "tests" / "ui" / SLIDES, lab.root / SLIDES)
+    _open_slideshow(screen, lab, SLIDES)
+    for _ in range(2):
+        screen.keyboard.press("ArrowRight")
+    screen.wait_for_timeout(500)
+    state = screen.evaluate(SLIDE_STATE)
+    assert state["h"] == 2, state
+    assert "LearningRateExplorer" in screen.locator(".reveal .slides > section.present").inner_text()
+    if any(UPSTREAM_WIDGET_BUG in e for e in screen.console_errors):
+        pytest.xfail("RISE cannot load the ipywidgets 8 manager (jupyterlab-contrib/rise#119): widgets have no "
+                     "controls in slideshow mode")
+    cell = screen.locator(".reveal .slides > section.present .jp-CodeCell").first
+    cell.locator(".jp-InputArea-editor").click()
+    screen.keyboard.press("Shift+Enter")
+    widget = screen.locator(".reveal .slides .bp-widget").first
+    widget.wait_for(state="visible", timeout=180_000)
+    img = widget.locator("img.bp-figure")
+    before = img.get_attribute("src")
+    handle = widget.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        screen.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 60
+    while img.get_attribute("src") == before and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert img.get_attribute("src") != before, "the figure on the slide did not change"
