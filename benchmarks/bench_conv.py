@@ -42,6 +42,7 @@ def parse_args(argv=None):
 
 def make_case(N, C, F, H_, k, padding, seed=0):
     import numpy as np
+
     import bpcourse as bp
     rng = np.random.default_rng(seed)
     conv = bp.nn.Conv2d(C, F, k, padding=padding, seed=seed)
@@ -87,6 +88,7 @@ def torch_step(conv, X, delta):
 def check_agreement(conv, X, delta, naive_batch):
     """Ours against the loops (on the first examples) and against torch (all): relative errors."""
     import numpy as np
+
     import bpcourse as bp
     from bpcourse.conv import conv2d_backward_naive, conv2d_naive
     conv.zero_grad()

@@ -131,7 +131,7 @@ def exp_16():
             X_tr, X_te, y_tr, y_te = bp.data.load_digits_split(test_fraction=0.25, seed=split)
             net = _digits_mlp(seed, X_tr, y_tr) if name == "MLP" else _digits_cnn(seed, X_tr, y_tr)
             X = X_te if name == "MLP" else X_te.reshape(-1, 1, 8, 8)
-            acc = lambda A: float((net.forward(A).argmax(1) == y_te).mean())      # noqa: E731
+            acc = lambda A, net=net, y_te=y_te: float((net.forward(A).argmax(1) == y_te).mean())      # noqa: E731
             table.append([acc(X)] + [acc(fgsm(net, "cross_entropy", X, y_te, e)) for e in eps]
                          + [acc(random_sign_noise(X, e, seed=seed)) for e in eps])
             if seed < 3 and split == 0:

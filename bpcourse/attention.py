@@ -29,10 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import softmax
+from .dense import GELU, Linear
 from .init import as_rng
 from .layers import LayerNorm
 from .module import Module, Parameter
-from .dense import GELU, Linear
 from .validate import positive_int, real
 
 __all__ = ["Embedding", "CausalSelfAttention", "TransformerBlock", "TinyGPT", "check_ids"]

@@ -26,8 +26,8 @@ from .init import initialize
 from .module import Module, Parameter, check_finite
 from .validate import as_rng, choice, layer_sizes, positive_int
 
-__all__ = ["accumulate_product", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Identity", "GELU", "Sequential", "MLP",
-           "make_activation", "ACTIVATION_LAYERS"]
+__all__ = ["accumulate_product", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Identity", "GELU",
+           "Sequential", "MLP", "make_activation", "ACTIVATION_LAYERS"]
 
 
 def accumulate_product(p: Parameter, A: np.ndarray, B: np.ndarray, scratch: np.ndarray | None = None):

@@ -11,6 +11,8 @@ No graphviz or other system binary is needed.  Both functions return the Axes th
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .plotting import PALETTE

@@ -145,7 +145,7 @@ class LayerNorm(Module):
         """(N, n) -> (N, n), each row normalised over its n features; (B, T, n) likewise per position."""
         X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
         if X.ndim > 2 and X.shape[-1] == self.n:     # a sequence batch: normalise each position
-            _check_finite(X, self.name)
+            check_finite(X, self.name)
         else:
             X = _check_input(self, X, self.n)
         mu = X.mean(axis=-1, keepdims=True)

@@ -21,9 +21,9 @@ import importlib
 
 from .dense import (
     ACTIVATION_LAYERS,
+    GELU,
     MLP,
     Activation,
-    GELU,
     Identity,
     LeakyReLU,
     Linear,

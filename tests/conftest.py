@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest

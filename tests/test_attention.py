@@ -261,7 +261,7 @@ def test_gpt2_initialisation_scales():
 def test_tinygpt_against_torch(record_error):
     pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from torch_gpt import loss_and_grads                     # the same model written in torch
+    from torch_gpt import loss_and_grads  # the same model written in torch
     V, block = 13, 8
     gpt = TinyGPT(V, block, dim=8, heads=2, layers=2, seed=4)
     _perturb(gpt, 4, scale=0.2)

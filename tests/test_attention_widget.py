@@ -2,10 +2,10 @@
 temperature from Python and read back what the figure shows against the model itself."""
 import numpy as np
 import pytest
+from test_widgets import assert_png_changed
 
 import bpcourse as bp
 import bpcourse.widgets as bw
-from test_widgets import assert_png_changed
 
 VOCAB = bp.data.CharVocab(bp.data.load_text("shakespeare"))
 

@@ -155,15 +155,18 @@ MISTAKES = [
     ("ex16", "q2", _FGSM.replace("X + eps", "X - eps"), "against the loss gradient"),
     # ex16 q3: descent instead of ascent, the penalty forgotten, x0 changed in place
     ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
-                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n"
+                   "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
                    "    for _ in range(steps):\n        x = x - lr * (score_gradient(x, W1, b1, W2, b2, c) + 2 * l2 * x)\n"
                    "    return x", "down the score"),
     ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
-                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n"
+                   "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0.copy()\n"
                    "    for _ in range(steps):\n        x = x + lr * score_gradient(x, W1, b1, W2, b2, c)\n"
                    "    return x", "ignores the penalty"),
     ("ex16", "q3", "def score_gradient(X, W1, b1, W2, b2, c):\n    A1 = np.tanh(X @ W1.T + b1)\n"
-                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n" "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0\n"
+                   "    dZ2 = np.zeros((len(X), len(W2)))\n    dZ2[:, c] = 1.0\n    return ((dZ2 @ W2) * (1 - A1**2)) @ W1\n"
+                   "def optimise_input(W1, b1, W2, b2, c, x0, steps, lr, l2):\n    x = x0\n"
                    "    for _ in range(steps):\n        x += lr * (score_gradient(x, W1, b1, W2, b2, c) - 2 * l2 * x)\n"
                    "    return x", "in place"),
     ("ex08", "q1", "def slope_peak(f, lo, hi):\n    z = np.linspace(lo, hi, 20001)\n    k = np.argmax(f(z))\n"
@@ -218,8 +221,9 @@ MISTAKES = [
     ("ex12", "q4", "def early_stopping(val_losses, patience, min_delta=0.0):\n    best, best_epoch, wait = np.inf, None, 0\n"
                    "    for epoch, loss in enumerate(val_losses, start=1):\n"
                    "        if loss <= best - min_delta:\n            best, best_epoch, wait = loss, epoch, 0\n"
-                   "        else:\n            wait += 1\n            if wait >= patience:\n                return epoch, best_epoch\n"
-                   "    return len(val_losses), best_epoch", "_epoch is"),                # <= instead of <
+                   "        else:\n            wait += 1\n"
+                   "            if wait >= patience:\n                return epoch, best_epoch\n"
+                   "    return len(val_losses), best_epoch", "_epoch is"),   # <= instead of <
     ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
                    "    return dh @ W_xh, dh @ W_hh, dh.T @ x, dh.T @ h_prev, dh.sum(0)", "dW_xh"),   # tanh' missing
     ("ex13", "q1", "def rnn_step_backward(dh, x, h_prev, W_xh, W_hh, b):\n"
@@ -235,7 +239,7 @@ MISTAKES = [
                    "    dW_xh, dW_hh, db = 0 * W_xh, 0 * W_hh, 0 * b\n"
                    "    for t in reversed(range(X.shape[1])):\n        d = dH[:, t] * (1 - hs[t + 1] ** 2)\n"
                    "        dW_xh += d.T @ X[:, t]; dW_hh += d.T @ hs[t]; db += d.sum(0)\n"
-                   "    return dW_xh, dW_hh, db, d @ W_hh", "dW_hh"),                          # the path through h_{t+1} forgotten
+                   "    return dW_xh, dW_hh, db, d @ W_hh", "dW_hh"),   # the path through h_{t+1} forgotten
     ("ex13", "q3", "def clip_grad_norm(params, max_norm):\n    total = np.sqrt(sum((p.grad**2).sum() for p in params))\n"
                    "    for p in params:\n        n = np.linalg.norm(p.grad)\n"
                    "        if n > max_norm:\n            p.grad *= max_norm / n\n    return total", "global norm"),

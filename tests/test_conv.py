@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from catalogue import central_difference, rel_error
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse import Value
-from bpcourse.conv import (AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d, col2im,
-                           conv2d_backward_im2col, conv2d_backward_naive, conv2d_im2col, conv2d_naive,
-                           im2col, output_size)
-from catalogue import central_difference, rel_error
+from bpcourse.conv import (
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    GlobalAvgPool2d,
+    MaxPool2d,
+    col2im,
+    conv2d_backward_im2col,
+    conv2d_backward_naive,
+    conv2d_im2col,
+    conv2d_naive,
+    im2col,
+    output_size,
+)
 
 TOL = 1e-6
 SEEDS = st.integers(0, 2**32 - 1)

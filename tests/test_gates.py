@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpcourse as bp
-from bpcourse.gates import (GRU, LSTM, LastStep, gru_step_backward, gru_step_forward, lstm_step_backward,
-                            lstm_step_forward)
+from bpcourse.gates import GRU, LSTM, LastStep, gru_step_backward, gru_step_forward, lstm_step_backward, lstm_step_forward
 from bpcourse.rnn import RNN
 
 TOL = 1e-6
@@ -388,7 +387,7 @@ def test_lstm_specific_bad_input():
     with pytest.raises(ValueError, match=r"initial state c0 of shape \(4, 3\), got \(4, 2\)"):
         LSTM(2, 3)(np.ones((4, 5, 2)), c0=np.ones((4, 2)))
     with pytest.raises(RuntimeError, match="no cell states"):
-        LSTM(2, 3).C
+        _ = LSTM(2, 3).C
     with pytest.raises(ValueError, match="LastStep: expected input of shape \\(N, T, n\\)"):
         LastStep()(np.ones((3, 4)))
 

@@ -19,10 +19,6 @@ from pathlib import Path
 import pytest
 
 from bpcourse.checks import EXERCISE_KEYS, RENUMBERED, get_exercise
-
-
-from bpcourse.checks import EXERCISE_KEYS
-
 from bpcourse.grade.notebook import Cell, plan_question
 from bpcourse.grade.report import write_csv
 from bpcourse.grade.runner import Submission, grade
@@ -587,6 +583,7 @@ def test_hostile_ex15_submissions_cost_only_their_own_questions(tmp_path, bwrap_
         row = rows[name]
         assert [row[q] for q in ("q1", "q2", "q3", "q4")] == scores, (name, row)
         assert row["status"] == status, (name, row)
+    assert _snapshot(subs) == before
 
 
 # ----------------------------------------------------------------------------------------------

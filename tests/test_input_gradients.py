@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bpcourse as bp
-from bpcourse.input_gradients import (class_score_gradient, fgsm, loss_input_gradient, optimise_input,
-                                      random_sign_noise, saliency)
+from bpcourse.input_gradients import class_score_gradient, fgsm, loss_input_gradient, optimise_input, random_sign_noise, saliency
 
 
 def _mlp(activation="tanh", seed=0, sizes=(6, 5, 4)):

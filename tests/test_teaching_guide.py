@@ -83,7 +83,7 @@ def test_every_linked_file_and_section_exists():
                             f"(headings: {sorted(heading_slugs(target))})")
     assert not problems, "\n".join(problems)
     if pending:
-        warnings.warn(f"teaching.md names files not merged yet: {sorted(pending)}")
+        warnings.warn(f"teaching.md names files not merged yet: {sorted(pending)}", stacklevel=2)
 
 
 def test_pending_references_carry_no_unverifiable_anchor():

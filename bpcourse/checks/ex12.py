@@ -89,7 +89,7 @@ class PenaltyGrads(Question):
         for i, (w, g) in enumerate(zip(data, grads)):
             got = get_arr(out, f"grad{i}", w.shape, f"parameter {i}'s grad")
             kind = "weight matrix" if w.ndim >= 2 else "bias"
-            expected = g + numeric_grad(lambda v: total(i, v), w)
+            expected = g + numeric_grad(lambda v, i=i: total(i, v), w)
             if np.allclose(got, expected - g, rtol=1e-6, atol=1e-8) and not np.allclose(g, 0):
                 raise Wrong(f"parameter {i}'s grad ({kind}) holds only the penalty's gradient: add it to what "
                             f"p.grad already holds (+=, not =)")

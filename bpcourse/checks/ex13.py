@@ -63,7 +63,7 @@ class StepBackward(Question):
 
         for name in ("W_xh", "W_hh", "b", "h_prev", "x"):
             key = "dh_prev" if name == "h_prev" else "d" + name
-            close(get_arr(out, key, value[name].shape), numeric_grad(lambda v: loss(name, v), value[name]), key,
+            close(get_arr(out, key, value[name].shape), numeric_grad(lambda v, name=name: loss(name, v), value[name]), key,
                   rtol=1e-6, atol=1e-8)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gates import LSTM, lstm_step_forward as _engine_step
+from ..gates import LSTM
+from ..gates import lstm_step_forward as _engine_step
 from ._core import Exercise, Question, arr, close, get_arr, numeric_grad, unpack
 
 __all__ = ["q1", "q2", "q3", "hint", "solution", "EXERCISE"]

@@ -11,9 +11,9 @@ of a cell to show it; without a widget frontend the output still carries a PNG o
 """
 from ._base import Widget
 from .adversarial import AdversarialExplorer
+from .attention import AttentionExplorer
 from .conv import ConvExplorer
 from .deep import GradientFlowExplorer, InitExplorer, RegularizationExplorer, RemediesExplorer
-from .gated import GateExplorer
 from .explorers import (
     ActivationExplorer,
     CircuitExplorer,
@@ -23,9 +23,9 @@ from .explorers import (
     OptimizerExplorer,
     SoftmaxExplorer,
 )
+from .gated import GateExplorer
 from .playground import PRESETS, Playground
 from .recurrent import RNNExplorer
-from .attention import AttentionExplorer
 
 __all__ = ["Widget", "Playground", "PRESETS", "AdversarialExplorer", "ConvExplorer", "GradientFlowExplorer",
            "InitExplorer", "RegularizationExplorer", "RemediesExplorer", "GateExplorer",

@@ -15,8 +15,7 @@ from ..data import load_digits_split
 from ..input_gradients import fgsm, random_sign_noise
 from ..losses import SoftmaxCrossEntropy
 from ..module import Module
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider,
-                    style_axes, toggle)
+from ._base import FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider, style_axes, toggle
 
 __all__ = ["AdversarialExplorer", "default_models"]
 

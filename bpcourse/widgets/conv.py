@@ -13,8 +13,7 @@ from matplotlib.patches import Rectangle
 
 from .. import data
 from ..conv import Conv2d, MaxPool2d
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, dropdown, float_slider, int_slider,
-                    set_title)
+from ._base import FONT, OKABE_ITO, Widget, check_choice, check_int, dropdown, float_slider, int_slider, set_title
 
 __all__ = ["ConvExplorer", "KERNEL_PRESETS"]
 

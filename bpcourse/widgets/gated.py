@@ -13,8 +13,21 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import data, nn
-from ._base import (FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider,
-                    no_minor_ticks, set_title, sticky_limit, style_axes, toggle)
+from ._base import (
+    FONT,
+    OKABE_ITO,
+    Widget,
+    check_choice,
+    check_int,
+    check_range,
+    float_slider,
+    int_slider,
+    no_minor_ticks,
+    set_title,
+    sticky_limit,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["GateExplorer", "TRUNCATE_CHOICES"]
 
