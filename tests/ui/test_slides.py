@@ -30,6 +30,7 @@ SLIDE_STATE = """() => {
     const sub = present ? Array.from(present.querySelectorAll(':scope > section')) : [];
     const cur = sub.find(s => s.classList.contains('present')) || present;
     return {n: slides.length, h, v: sub.findIndex(s => s.classList.contains('present')),
+            frag: cur ? cur.querySelectorAll('.fragment.visible').length : 0,
             height: cur ? cur.scrollHeight : 0, text: cur ? cur.innerText.slice(0, 80) : ''};
 }"""
 
@@ -60,20 +61,27 @@ def _open_slideshow(page, lab, path):
     page.wait_for_timeout(500)
 
 
-def _walk(page, limit=200):
-    """Step through every slide and fragment with the Space key; the states seen, in order."""
+def _walk(page, limit=400):
+    """Step through every slide and fragment with the Space key; the (slide, subslide) states seen, in order.
+
+    A press that only reveals a fragment keeps (h, v) and raises the count of visible fragments; the walk
+    ends when a press (and one more, for a slow frame) moves nothing: the last slide, fully revealed.
+    """
     states = [page.evaluate(SLIDE_STATE)]
+    last = states[0]
     for _ in range(limit):
         page.keyboard.press("Space")
         page.wait_for_timeout(120)
         state = page.evaluate(SLIDE_STATE)
-        if (state["h"], state["v"]) == (states[-1]["h"], states[-1]["v"]):
-            page.keyboard.press("Space")            # a fragment step: give it one more press
-            page.wait_for_timeout(120)
+        if (state["h"], state["v"], state["frag"]) == (last["h"], last["v"], last["frag"]):
+            page.keyboard.press("Space")
+            page.wait_for_timeout(300)
             state = page.evaluate(SLIDE_STATE)
-            if (state["h"], state["v"]) == (states[-1]["h"], states[-1]["v"]):
+            if (state["h"], state["v"], state["frag"]) == (last["h"], last["v"], last["frag"]):
                 break                               # the last slide
-        states.append(state)
+        if (state["h"], state["v"]) != (last["h"], last["v"]):
+            states.append(state)
+        last = state
     return states
 
 
