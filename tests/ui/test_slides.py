@@ -105,17 +105,16 @@ def test_slideshow_renders_steps_and_fits_the_screen(lab, screen):
     assert tallest["height"] <= SCREEN["height"], f"a slide is {tallest['height']} px tall: {tallest['text']!r}"
 
 
-# Measured 2026-12-05 with this test: these lessons have slides taller than 720 px, most because one
-# Markdown or code cell alone is taller than the screen (splitting needs content edits, not only slide
-# metadata).  strict: a lesson that comes to fit fails here until it is taken off the list.
-OVERFLOWING = {"00_welcome.ipynb", "01_chain_rule.ipynb", "02_graphs_autograd.ipynb", "03_gradient_descent.ipynb",
-               "04_matrix_backprop.ipynb", "05_losses.ipynb", "06_training_mlp.ipynb", "07_gradient_checking.ipynb",
-               "09_initialisation.ipynb", "11_optimisers.ipynb", "12_regularisation.ipynb", "13_bptt.ipynb"}
+# Measured 2026-12-05 with this test: these lessons have a code cell that alone is taller than 720 px
+# (02: 838, 04: 801 and 966, 06: 820, 09: 729, 12: 748 to 893), which slide metadata cannot fix.
+# strict: a lesson that comes to fit fails here until it is taken off the list.
+OVERFLOWING = {"02_graphs_autograd.ipynb", "04_matrix_backprop.ipynb", "06_training_mlp.ipynb", "09_initialisation.ipynb",
+               "12_regularisation.ipynb"}
 
 
 def _lesson_params():
     return [pytest.param(name, marks=pytest.mark.xfail(name in OVERFLOWING, strict=True,
-                                                       reason="slides taller than 720 px (measured 2026-12-05)"))
+                                                       reason="a code cell taller than 720 px (measured 2026-12-05)"))
             for name in sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))]
 
 
