@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import capped_sigmoid as sigmoid
 from .init import initialize
 from .module import Module, Parameter, check_finite
 from .rnn import check_truncate, truncation_cut
@@ -50,16 +51,6 @@ from .validate import as_rng, positive_int, real
 
 __all__ = ["LSTM", "GRU", "LastStep", "lstm_step_forward", "lstm_step_backward", "gru_step_forward",
            "gru_step_backward"]
-
-
-def sigmoid(A):
-    """σ(a) = 1 / (1 + e^{−a}) in place on a new array; e^{−a} is capped at e^{700}, so no overflow."""
-    S = np.negative(A)
-    np.minimum(S, 700.0, out=S)
-    np.exp(S, out=S)
-    S += 1.0
-    np.reciprocal(S, out=S)
-    return S
 
 
 def tanh(A):
