@@ -45,8 +45,8 @@ import numpy as np
 
 from .activations import capped_sigmoid as sigmoid
 from .init import initialize
-from .module import Module, Parameter, check_finite
-from .rnn import check_truncate, truncation_cut
+from .module import Module, Parameter
+from .rnn import Recurrent, check_truncate, truncation_cut
 from .validate import as_rng, positive_int, real
 
 __all__ = ["LSTM", "GRU", "LastStep", "lstm_step_forward", "lstm_step_backward", "gru_step_forward",
@@ -158,8 +158,9 @@ def _stacked(init, n_in, n_hidden, gates, rng):
     return np.vstack([initialize(init, n_in, n_hidden, rng) for _ in range(gates)])
 
 
-class _Gated(Module):
-    """What LSTM and GRU share with RNN: argument checks, input checks, truncation, gradient norms."""
+class _Gated(Recurrent):
+    """What LSTM and GRU share: parameters, argument checks, the BPTT walk, gradient norms (the input
+    checks and the truncation window come from ``Recurrent``, shared with RNN)."""
 
     GATES = 0
     kind = ""
@@ -181,36 +182,12 @@ class _Gated(Module):
     def own_parameters(self):
         return [self.W_xh, self.W_hh, self.b]
 
-    def _check_X(self, X):
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[2] != self.n_in or X.shape[1] < 1:
-            hint = " (one sequence? use X[None])" if X.ndim == 2 and X.shape[-1] == self.n_in else ""
-            raise ValueError(f"{self.name}: expected input of shape (N, T, {self.n_in}) with T ≥ 1, "
-                             f"got {X.shape}{hint}")
-        check_finite(X, self.name)
-        return X
-
-    def _check_state(self, S, N, label):
-        if S is None:
-            return np.zeros((N, self.n_hidden))
-        S = np.asarray(S, dtype=np.float64)
-        if S.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}: expected initial state {label} of shape ({N}, {self.n_hidden}), "
-                             f"got {S.shape}")
-        check_finite(S, f"{self.name} (initial state {label})")
-        return S
-
     def keep_gates(self):
         """The gate that keeps the old state at every step of the last forward, (N, T, n_hidden):
         the forget gate f_t for the LSTM, the update gate z_t for the GRU."""
         if self._cache is None:
             raise RuntimeError(f"{self.name}: no gate values before the first forward()")
         return np.stack([g[1] for g in self._cache["gates"]], axis=1)
-
-    def _window(self):
-        """The truncation window k (None: full BPTT), re-checked in case it was set after construction."""
-        self.truncate = check_truncate(self.truncate, type(self).__name__)
-        return self.truncate
 
     def _check_dH(self, dH):
         shape = self._cache["X"].shape[:2] + (self.n_hidden,) if self._cache is not None else None
@@ -222,15 +199,7 @@ class _Gated(Module):
         Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dL/dh_t
         (and, for the LSTM, "dc" with dc[t] = dL/dc_t).  Parameter gradients are untouched.
         """
-        H = self.forward(X, h0, **state)
-        N = H.shape[0]
-        dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
-        if dh_T.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}.hidden_gradient_norms: expected dh_T of shape "
-                             f"({N}, {self.n_hidden}), got {dh_T.shape}")
-        dH = np.zeros_like(H)
-        dH[:, -1] = dh_T
-        return self._bptt(dH, accumulate=False)
+        return self._bptt(self._last_state_dH(self.forward(X, h0, **state), dh_T), accumulate=False)
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None, **state):
         """‖dL/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
