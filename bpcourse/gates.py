@@ -193,6 +193,43 @@ class _Gated(Recurrent):
         shape = self._cache["X"].shape[:2] + (self.n_hidden,) if self._cache is not None else None
         return self._check_dY(dH, shape)
 
+    def _walk_back(self, dH, step, carried):
+        """The loop of BPTT, shared by the LSTM and the GRU: t = T..1 over dH (N, T, n), the loss's gradient.
+
+        What step t+1 sends back is ``carry``, a tuple of ``carried`` (N, n) arrays with dL/dh_t first (the
+        LSTM also carries dL/dc_t); dh_t = dH_t + carry[0] (the two paths into h_t add), and
+        ``step(t, dh_t, carry)`` returns what goes on to step t−1.  Steps that come after the last non-zero
+        dH_t are skipped (no gradient reaches them); at a truncation cut the carry restarts from zeros.
+        Returns dh (T+1, N, n), time-major, dh[t] = dL/dh_t, and the carry that reaches the initial state.
+        """
+        dH = dH.transpose(1, 0, 2)                   # a view: dH[t] is the loss's gradient on h_{t+1}
+        T, N, n = dH.shape
+        dh = np.zeros((T + 1, N, n))
+        carry = tuple(np.zeros((N, n)) for _ in range(carried))
+        live = False                                 # False while no gradient has arrived yet
+        k = self._window()
+        for t in range(T - 1, -1, -1):               # array index t is time step t+1
+            live = live or bool(dH[t].any())
+            if live:
+                dh[t + 1] = dH[t] + carry[0]
+                carry = step(t, dh[t + 1], carry)
+            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
+                carry, live = tuple(np.zeros((N, n)) for _ in range(carried)), False
+        dh[0] = carry[0]
+        return dh, carry
+
+    def backward(self, dH):
+        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss -> dL/dX (N, T, n_in).
+
+        Adds the time-summed gradients into the parameters' ``.grad``; stores dL/dh_0 in ``dh0`` (and,
+        for the LSTM, dL/dc_0 in ``dc0``), shape (N, n_hidden).
+        """
+        grads = self._bptt(self._check_dH(dH))
+        self.dh0 = grads["dh"][0].copy()
+        if "dc" in grads:
+            self.dc0 = grads["dc"][0].copy()
+        return grads["dX"]
+
     def last_state_gradients(self, X, h0=None, dh_T=None, **state):
         """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
 
@@ -289,35 +326,18 @@ class LSTM(_Gated):
         cache = self._cache
         X, Hs, Cs, gates = cache["X"], cache["Hs"], cache["Cs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
-        dH = dH.transpose(1, 0, 2)                   # a view: dH[t] is the loss's gradient on h_{t+1}
         DA = np.zeros((T, N, 4 * n))
-        dh, dc = np.zeros((T + 1, N, n)), np.zeros((T + 1, N, n))
-        dh_next, dc_next = np.zeros((N, n)), np.zeros((N, n))
-        live = False                                 # False while no gradient has arrived yet
-        W_hh, k = self.W_hh.data, self._window()
-        for t in range(T - 1, -1, -1):
-            live = live or bool(dH[t].any())
-            if live:
-                dh[t + 1] = dH[t] + dh_next          # the two paths into h_t add
-                DA[t], dc[t + 1] = _lstm_cell_backward(dh[t + 1], dc_next, Cs[t], gates[t])
-                dc_next = dc[t + 1] * gates[t][1]    # the cell path: ∂c_t/∂c_{t−1} = diag(f_t)
-                dh_next = DA[t] @ W_hh
-            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
-                dh_next, dc_next, live = np.zeros((N, n)), np.zeros((N, n)), False
-        dh[0], dc[0] = dh_next, dc_next
+        dc = np.zeros((T + 1, N, n))
+        W_hh = self.W_hh.data
+
+        def step(t, dh_t, carry):                    # carry: dL/dh_t and dL/dc_t from step t+1
+            DA[t], dc[t + 1] = _lstm_cell_backward(dh_t, carry[1], Cs[t], gates[t])
+            return DA[t] @ W_hh, dc[t + 1] * gates[t][1]     # the cell path: ∂c_t/∂c_{t−1} = diag(f_t)
+
+        dh, carry = self._walk_back(dH, step, carried=2)
+        dc[0] = carry[1]                             # what reaches the initial cell state c_0
         dX = self._accumulate(DA, DA, X, Hs) if accumulate else self._input_grad(DA)
         return {"dX": dX, "dh": dh, "dc": dc}
-
-    def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss -> dL/dX (N, T, n_in).
-
-        Adds the time-summed gradients into W_xh.grad, W_hh.grad and b.grad; stores dL/dh_0 and
-        dL/dc_0 in ``dh0`` and ``dc0``.
-        """
-        dH = self._check_dH(dH)
-        grads = self._bptt(dH)
-        self.dh0, self.dc0 = grads["dh"][0].copy(), grads["dc"][0].copy()
-        return grads["dX"]
 
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
         """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
@@ -370,36 +390,20 @@ class GRU(_Gated):
         cache = self._cache
         X, Hs, gates = cache["X"], cache["Hs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
-        dH = dH.transpose(1, 0, 2)
         DAx, DAh = np.zeros((T, N, 3 * n)), np.zeros((T, N, 3 * n))
-        dh = np.zeros((T + 1, N, n))
-        dh_next = np.zeros((N, n))
-        live = False
-        W_hh, k = self.W_hh.data, self._window()
-        for t in range(T - 1, -1, -1):
-            live = live or bool(dH[t].any())
-            if live:
-                dh[t + 1] = dH[t] + dh_next
-                DAx[t], DAh[t], dh_skip = _gru_cell_backward(dh[t + 1], Hs[t], gates[t])
-                dh_next = dh_skip + DAh[t] @ W_hh    # through z (no weights) and through the gates
-            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
-                dh_next, live = np.zeros((N, n)), False
-        dh[0] = dh_next
+        W_hh = self.W_hh.data
+
+        def step(t, dh_t, carry):
+            DAx[t], DAh[t], dh_skip = _gru_cell_backward(dh_t, Hs[t], gates[t])
+            return (dh_skip + DAh[t] @ W_hh,)        # through z (no weights) and through the gates
+
+        dh, _ = self._walk_back(dH, step, carried=1)
         if accumulate:
             dX = self._accumulate(DAx, DAh, X, Hs)
             self.b_hn.accumulate(DAh[:, :, 2 * n:].sum(axis=(0, 1)))
         else:
             dX = self._input_grad(DAx)
         return {"dX": dX, "dh": dh}
-
-    def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) -> dL/dX (N, T, n_in); parameter gradients summed over time,
-        dL/dh_0 in ``dh0``."""
-        dH = self._check_dH(dH)
-        grads = self._bptt(dH)
-        self.dh0 = grads["dh"][0].copy()
-        return grads["dX"]
-
 
 class LastStep(Module):
     """(N, T, n) -> (N, n): the last time step, H[:, −1].  Backward puts dY at step T, zeros elsewhere."""
