@@ -23,7 +23,7 @@ import numpy as np
 from . import activations
 from .activations import ACTIVATIONS
 from .init import initialize
-from .module import Module, Parameter, check_finite
+from .module import Module, Parameter, backward_for_parameters, check_finite
 from .validate import as_rng, choice, layer_sizes, positive_int
 
 __all__ = ["accumulate_product", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Identity", "GELU",
@@ -273,16 +273,21 @@ class Sequential(Module):
         return X
 
     def backward(self, dY, input_grad=True):
-        """Run every layer's backward in reverse; returns dL/dX (None if ``input_grad=False``)."""
+        """Run every layer's backward in reverse; returns dL/dX.
+
+        ``input_grad=False`` returns None, and the first layer skips dL/dX when its backward takes
+        ``input_grad`` (``module.backward_for_parameters``): the input is data, nothing needs its gradient.
+        """
         layers = self.layers
         for layer in layers[:0:-1]:
             dY = layer.backward(dY)
         if not layers:
             return dY
         first = layers[0]
-        if not input_grad and isinstance(first, (Linear, Sequential)):
-            return first.backward(dY, input_grad=False)
-        return first.backward(dY)
+        if input_grad:
+            return first.backward(dY)
+        backward_for_parameters(first, dY)
+        return None
 
     def __getitem__(self, i):
         return self.layers[i]
