@@ -57,6 +57,16 @@ def pin_threads(n: int) -> None:
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+def pin_torch_threads(n: int) -> None:
+    """Give torch, when it is installed, ``n`` intra-op threads and one inter-op thread."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+    torch.set_num_interop_threads(1)
+
+
 def blas_threads() -> str:
     """The thread count numpy's BLAS reports (via threadpoolctl if installed), else the env value."""
     try:
@@ -173,6 +183,16 @@ def fmt_stat(st: dict) -> str:
     med, iqr = st["median"], st["iqr"]
     unit, scale = (("s", 1) if med >= 1 else ("ms", 1e3) if med >= 1e-3 else ("µs", 1e6))
     return f"{med * scale:.3g} {unit} (IQR {iqr * scale:.2g})"
+
+
+def fmt_optional(st: dict | None, missing: str = "not installed") -> str:
+    """``fmt_stat`` of a contender's statistics, or ``missing`` when it did not run."""
+    return fmt_stat(st) if st else missing
+
+
+def fmt_met(met: bool | None, na: str = "n/a") -> str:
+    """A target's verdict for a report table: yes, **no**, or ``na`` (could not be decided)."""
+    return {True: "yes", False: "**no**", None: na}[met]
 
 
 # ---------------------------------------------------------------------- machine

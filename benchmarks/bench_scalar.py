@@ -216,7 +216,7 @@ def table(result, run=None, head=True, verdict=True):
 
 
 def verdict_line(result):
-    met = {True: "yes", False: "**no**", None: "n/a (micrograd not installed)"}[result["met"]]
+    met = H.fmt_met(result["met"], na="n/a (micrograd not installed)")
     return (f"Target ({result['heap']} heap): {result['target']} — met: {met}"
             + (f" (speed-up {result['speedup']:.2f}x)" if result["speedup"] else ""))
 
