@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -23,6 +22,7 @@ from ._base import (
     float_slider,
     int_slider,
     no_minor_ticks,
+    selection_slider,
     set_title,
     sticky_limit,
     style_axes,
@@ -75,10 +75,8 @@ class GateExplorer(Widget):
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
         c["forget_bias"] = float_slider("forget / update bias", round(forget_bias * 2) / 2, *self.BIAS_RANGE, 0.5,
                                         fmt=".1f")
-        c["truncate"] = W.SelectionSlider(options=tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),),
-                                          value=OFF if truncate is None else truncate,
-                                          description="truncate BPTT to", continuous_update=False,
-                                          style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["truncate"] = selection_slider("truncate BPTT to", OFF if truncate is None else truncate,
+                                         tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),))
         self._finish()
 
     def model(self, cell=None, forget_bias=None, truncate=None):
