@@ -164,9 +164,11 @@ class _Gated(Recurrent):
 
     GATES = 0
     kind = ""
+    KEEP_BIAS = ""      # the name of the bias of block 1, the gate that keeps the old state (see keep_gates)
 
-    def __init__(self, n_in, n_hidden, seed, init, truncate, name):
+    def __init__(self, n_in, n_hidden, seed, init, truncate, name, keep_bias):
         where = type(self).__name__
+        keep_bias = real(keep_bias, self.KEEP_BIAS, where)
         self.n_in = positive_int(n_in, "n_in", where)
         self.n_hidden = positive_int(n_hidden, "n_hidden", where)
         self.truncate = check_truncate(truncate, where)
@@ -176,6 +178,8 @@ class _Gated(Recurrent):
         self.W_xh = Parameter(_stacked(init, self.n_in, self.n_hidden, m, rng), "W_xh")
         self.W_hh = Parameter(_stacked(init, self.n_hidden, self.n_hidden, m, rng), "W_hh")
         self.b = Parameter(np.zeros(m * self.n_hidden), "b")
+        self.b.data[self.n_hidden:2 * self.n_hidden] = keep_bias
+        setattr(self, self.KEEP_BIAS, keep_bias)
         self.dh0 = None
         self._cache = None
 
@@ -286,12 +290,11 @@ class LSTM(_Gated):
 
     GATES = 4
     kind = "lstm"
+    KEEP_BIAS = "forget_bias"
+    forget_bias: float
 
     def __init__(self, n_in, n_hidden, seed=0, forget_bias=1.0, init="xavier", truncate=None, name=None):
-        forget_bias = real(forget_bias, "forget_bias", "LSTM")
-        super().__init__(n_in, n_hidden, seed, init, truncate, name)
-        self.forget_bias = forget_bias
-        self.b.data[self.n_hidden:2 * self.n_hidden] = forget_bias
+        super().__init__(n_in, n_hidden, seed, init, truncate, name, forget_bias)
         self.dc0 = None
 
     def __call__(self, X, h0=None, c0=None):
@@ -358,12 +361,11 @@ class GRU(_Gated):
 
     GATES = 3
     kind = "gru"
+    KEEP_BIAS = "update_bias"
+    update_bias: float
 
     def __init__(self, n_in, n_hidden, seed=0, update_bias=0.0, init="xavier", truncate=None, name=None):
-        update_bias = real(update_bias, "update_bias", "GRU")
-        super().__init__(n_in, n_hidden, seed, init, truncate, name)
-        self.update_bias = update_bias
-        self.b.data[self.n_hidden:2 * self.n_hidden] = update_bias
+        super().__init__(n_in, n_hidden, seed, init, truncate, name, update_bias)
         self.b_hn = Parameter(np.zeros(self.n_hidden), "b_hn")
 
     def own_parameters(self):
