@@ -241,6 +241,12 @@ def machine_info(threads: int) -> dict:
     return info
 
 
+def numeric_header(name: str, machine: dict, threads: int) -> str:
+    """The first line a BLAS-bound benchmark prints: the CPU, the thread counts, numpy's BLAS and torch."""
+    return (f"# {name}: {machine['cpu']}, threads={threads} (BLAS {machine['blas_threads']}), "
+            f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}")
+
+
 def command_line() -> str:
     return " ".join([os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable]
                     + sys.argv)

@@ -158,8 +158,7 @@ def main(argv=None):
     H.pin_threads(args.threads)
     H.pin_torch_threads(args.threads)
     machine = H.machine_info(args.threads)
-    print(f"# bench_conv: {machine['cpu']}, threads={args.threads} (BLAS {machine['blas_threads']}), "
-          f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}, float64", flush=True)
+    print(H.numeric_header("bench_conv", machine, args.threads) + ", float64", flush=True)
     results = []
     for cfg in CONFIGS:
         r = run_config(cfg, args)

@@ -289,9 +289,7 @@ def main(argv=None):
     import numpy as np  # noqa: F401  (after pinning)
     H.pin_torch_threads(args.threads)
     machine = H.machine_info(args.threads)
-    print(f"# bench_mlp: {machine['cpu']}, threads={args.threads} (BLAS {machine['blas_threads']}), "
-          f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}, "
-          f"hidden activation {args.activation}", flush=True)
+    print(H.numeric_header("bench_mlp", machine, args.threads) + f", hidden activation {args.activation}", flush=True)
     results = []
     for sizes, batch in CONFIGS:
         r = run_config(sizes, batch, args)
