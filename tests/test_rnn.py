@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from catalogue import sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,10 +16,6 @@ from bpcourse.rnn import RNN
 TOL = 1e-6
 SEEDS = st.integers(0, 2**32 - 1)
 records = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def sequences(seed, N, T, n_in, scale=1.0):
-    return scale * np.random.default_rng([seed, 1]).standard_normal((N, T, n_in))
 
 
 # ---------------------------------------------------------------------------------------------
