@@ -242,6 +242,12 @@ class _Gated(Recurrent):
         """
         return self._bptt(self._last_state_dH(self.forward(X, h0, **state), dh_T), accumulate=False)
 
+    def last_state_norms(self, X, h0=None, dh_T=None, **state):
+        """``last_state_gradients``' time-major arrays as norms over the whole batch, one per step t = 0..T:
+        "dh" (‖dL/dh_t‖) and, for the LSTM, "dc" (‖dL/dc_t‖), each of length T+1 (one forward and backward)."""
+        grads = self.last_state_gradients(X, h0, dh_T, **state)
+        return {k: np.sqrt((d * d).sum(axis=(1, 2))) for k, d in grads.items() if k != "dX"}
+
     def hidden_gradient_norms(self, X, h0=None, dh_T=None, **state):
         """‖dL/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
 
@@ -249,8 +255,7 @@ class _Gated(Recurrent):
         batch.  Runs its own forward and backward (truncated if ``truncate`` is set); parameter
         gradients are untouched.  ``c0=`` passes the LSTM's initial cell state.
         """
-        dh = self.last_state_gradients(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dL/dh_t
-        return np.sqrt((dh * dh).sum(axis=(1, 2)))
+        return self.last_state_norms(X, h0, dh_T, **state)["dh"]
 
     def _accumulate(self, DA_x, DA_h, X, Hs):
         """Shared weights sum over time: dW_xh = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t−1}, db = Σ da_t,
@@ -344,8 +349,7 @@ class LSTM(_Gated):
 
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
         """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
-        dc = self.last_state_gradients(X, h0, dh_T, c0=c0)["dc"]
-        return np.sqrt((dc * dc).sum(axis=(1, 2)))
+        return self.last_state_norms(X, h0, dh_T, c0=c0)["dc"]
 
 
 class GRU(_Gated):

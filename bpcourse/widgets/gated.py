@@ -2,7 +2,7 @@
 
 The numbers come from the engine: ``bp.nn.RNN``, ``bp.nn.LSTM`` and ``bp.nn.GRU`` read the same fixed batch of
 marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (L = Σ h_T), and
-``hidden_gradient_norms`` / ``LSTM.cell_gradient_norms`` run their BPTT (truncated when a window is chosen).
+``hidden_gradient_norms`` / ``last_state_norms`` run their BPTT (truncated when a window is chosen).
 """
 from __future__ import annotations
 
@@ -105,9 +105,8 @@ class GateExplorer(Widget):
             if cell == "RNN":
                 g, dc = layer.hidden_gradient_norms(X), None
             else:
-                grads = layer.last_state_gradients(X)             # one forward and one backward for both
-                g = np.sqrt((grads["dh"] ** 2).sum(axis=(1, 2)))
-                dc = np.sqrt((grads["dc"] ** 2).sum(axis=(1, 2))) if cell == "LSTM" else None
+                norms = layer.last_state_norms(X)                 # one forward and one backward for both
+                g, dc = norms["dh"], norms.get("dc")
         out = [g / g[-1], None if dc is None else (dc / dc[-1] if dc[-1] > 0 else dc), None]
         if cell != "RNN":
             keep = layer.keep_gates()                             # f (LSTM) or z (GRU), (N, T, n)
