@@ -260,6 +260,13 @@ def write_json(path, payload) -> None:
         json.dump(payload, f, indent=1)
 
 
+def write_run(args, name: str, machine: dict, **payload) -> None:
+    """Save one benchmark run to ``args.json`` (nothing without --json): its name, command line,
+    machine and arguments, then ``payload`` (the results)."""
+    write_json(args.json, {"benchmark": name, "command": command_line(), "machine": machine, "args": vars(args),
+                           **payload})
+
+
 def finish_report(lines, json_path, rows, target_s, met) -> int:
     """Print a single-threaded benchmark's Markdown report, save its JSON, and return its exit
     code (0 when the target was met)."""

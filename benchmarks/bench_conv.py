@@ -168,8 +168,7 @@ def main(argv=None):
               f"agreement {r['worst_relative_error']:.1e}", flush=True)
     print()
     print(table(results))
-    H.write_json(args.json, {"benchmark": "conv", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "results": results})
+    H.write_run(args, "conv", machine, results=results)
     return results
 
 

@@ -298,8 +298,7 @@ def main(argv=None):
               f"{H.fmt_optional(r['stats']['torch'])}", flush=True)
     print()
     print(table(results))
-    H.write_json(args.json, {"benchmark": "mlp", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "results": results})
+    H.write_run(args, "mlp", machine, results=results)
     return results
 
 

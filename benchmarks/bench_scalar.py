@@ -180,8 +180,7 @@ def main(argv=None):
     result["heap"] = args.heap
     print()
     print(table(result))
-    H.write_json(args.json, {"benchmark": "scalar", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "nodes": nodes, "result": result})
+    H.write_run(args, "scalar", machine, nodes=nodes, result=result)
     return result
 
 
