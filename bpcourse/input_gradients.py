@@ -107,6 +107,18 @@ def _check_bounds(bounds: Any, X: np.ndarray, where: str) -> tuple[np.ndarray, n
     return low, high
 
 
+def _perturbation_args(X: Any, eps: Any, bounds: Any, where: str):
+    """fgsm's and random_sign_noise's arguments checked: (eps, X as a float batch, bounds or None)."""
+    eps = real(eps, "eps", where, low=0)
+    X = _as_batch(X, where)
+    return eps, X, _check_bounds(bounds, X, where)
+
+
+def _clip(X: np.ndarray, box: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """X clipped into box = (low, high); X itself when box is None."""
+    return X if box is None else np.clip(X, *box)
+
+
 # --------------------------------------------------------------------------------------------
 # one forward and one backward pass, with the model's mode and gradients put back
 # --------------------------------------------------------------------------------------------
@@ -219,15 +231,9 @@ def fgsm(model: Module, loss: Loss | str, X: Any, y: Any, eps: float,
             within the bounds (otherwise clipping would move it even at eps = 0).
     The sign of a zero gradient is 0: a pixel the loss does not depend on is not changed.
     """
-    where = "fgsm"
-    eps = real(eps, "eps", where, low=0)
-    X = _as_batch(X, where)
-    box = _check_bounds(bounds, X, where)
-    _, dX = _loss_gradient(model, loss, X, y, where)
-    X_adv = X + eps * np.sign(dX)
-    if box is not None:
-        X_adv = np.clip(X_adv, *box)
-    return X_adv
+    eps, X, box = _perturbation_args(X, eps, bounds, "fgsm")
+    _, dX = _loss_gradient(model, loss, X, y, "fgsm")
+    return _clip(X + eps * np.sign(dX), box)
 
 
 def random_sign_noise(X: Any, eps: float, seed: int | np.random.Generator | None = 0,
@@ -237,15 +243,9 @@ def random_sign_noise(X: Any, eps: float, seed: int | np.random.Generator | None
     The same max-norm ε and, before clipping, the same Euclidean norm ε·√(size) as an FGSM
     perturbation, but in a direction that ignores the model.  ``bounds`` as in ``fgsm``.
     """
-    where = "random_sign_noise"
-    eps = real(eps, "eps", where, low=0)
-    X = _as_batch(X, where)
-    box = _check_bounds(bounds, X, where)
+    eps, X, box = _perturbation_args(X, eps, bounds, "random_sign_noise")
     signs = as_rng(seed).choice(np.array([-1.0, 1.0]), size=X.shape)
-    X_noisy = X + eps * signs
-    if box is not None:
-        X_noisy = np.clip(X_noisy, *box)
-    return X_noisy
+    return _clip(X + eps * signs, box)
 
 
 def optimise_input(model: Module, target: Any, steps: int = 200, lr: float = 0.1, l2: float = 1e-2,
@@ -281,9 +281,7 @@ def optimise_input(model: Module, target: Any, steps: int = 200, lr: float = 0.1
     box = _check_bounds(bounds, X, where) if bounds is not None else None
     for _ in range(steps):
         _, dS = _score_gradient(model, X, targets, where)
-        X = X + lr * (dS - 2.0 * l2 * X)
-        if box is not None:
-            X = np.clip(X, *box)
+        X = _clip(X + lr * (dS - 2.0 * l2 * X), box)
         check_finite(X, f"{where} (the input diverged: lower lr)")
     return X
 

@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .dense import Sequential
 from .diagnostics import Recorder
 from .losses import BCE, Loss, SoftmaxCrossEntropy, get_loss
-from .module import Module
+from .module import Module, backward_for_parameters
 from .optim import Optimizer, clip_grad_norm
 from .regularization import EarlyStopping, Regularization, as_regularization
 from .validate import NonFiniteError, as_rng, int_in_range, positive_int, real
@@ -275,10 +274,7 @@ def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y
     if not math.isfinite(L):
         raise LossNotFinite(L)
     dout = loss.backward()
-    if isinstance(model, Sequential):
-        model.backward(dout, input_grad=False)     # the data needs no gradient
-    else:
-        model.backward(dout)
+    backward_for_parameters(model, dout)           # the data needs no gradient
     for hook in hooks:
         hook(model)
     if reg is not None:

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from catalogue import linear_layer  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 import bpcourse as bp  # noqa: E402
@@ -24,11 +25,7 @@ def no_show_and_close(monkeypatch):
 
 
 def _linear_net(W, b, *extra):
-    W = np.asarray(W, dtype=float)
-    lin = bp.nn.Linear(W.shape[1], W.shape[0], seed=0)
-    lin.W.data[...] = W
-    lin.b.data[...] = b
-    return bp.nn.Sequential(lin, *extra)
+    return bp.nn.Sequential(linear_layer(W, b), *extra)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,8 +17,11 @@ from matplotlib.ticker import MaxNLocator
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization, train
 from ..validate import choice, int_in_range, real
 from ._base import (
+    BLUE,
     FONT,
-    OKABE_ITO,
+    GREEN,
+    ORANGE,
+    RED,
     Widget,
     dropdown,
     int_slider,
@@ -26,6 +29,7 @@ from ._base import (
     log_ylim,
     nice_ceiling,
     no_minor_ticks,
+    selection_slider,
     set_title,
     sticky_limit,
     style_axes,
@@ -34,7 +38,6 @@ from ._base import (
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
 ACTIVATION_NAMES = tuple(activations.ACTIVATIONS)
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 
 def _log_bars(ax, n, color):
@@ -421,12 +424,10 @@ class RegularizationExplorer(Widget):
         self.extent = (-1.8, 2.8, -1.4, 1.9)
         gx, gy = np.meshgrid(np.linspace(*self.extent[:2], self.GRID), np.linspace(*self.extent[2:], self.GRID))
         self._grid = np.column_stack([gx.ravel(), gy.ravel()])
-        style = {"description_width": "initial"}
-        self.controls["l2"] = W.SelectionSlider(options=tuple(sorted(set(L2_RATES) | {float(l2)})), value=float(l2),
-                                                description="L2 rate λ", continuous_update=False, style=style)
-        self.controls["dropout"] = W.SelectionSlider(options=tuple(sorted(set(DROPOUT_RATES) | {float(dropout)})),
-                                                     value=float(dropout), description="dropout p",
-                                                     continuous_update=False, style=style)
+        self.controls["l2"] = selection_slider("L2 rate λ", float(l2), tuple(sorted(set(L2_RATES) | {float(l2)})),
+                                               wide=False)
+        self.controls["dropout"] = selection_slider("dropout p", float(dropout),
+                                                    tuple(sorted(set(DROPOUT_RATES) | {float(dropout)})), wide=False)
         self._finish()
 
     def _train(self, l2, p):

@@ -17,8 +17,12 @@ from ..gradcheck import relative_error
 from ..scalar import Value
 from ..validate import choice, int_in_range, real
 from ._base import (
+    BLUE,
     FONT,
-    OKABE_ITO,
+    GREEN,
+    GREY,
+    ORANGE,
+    RED,
     Widget,
     dropdown,
     float_slider,
@@ -34,7 +38,6 @@ __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "Softm
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
 
 ACTIVATION_NAMES = tuple(activations.ACTIVATIONS)
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 
 # ==============================================================================================

@@ -2,13 +2,12 @@
 
 The numbers come from the engine: ``bp.nn.RNN``, ``bp.nn.LSTM`` and ``bp.nn.GRU`` read the same fixed batch of
 marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (L = Σ h_T), and
-``hidden_gradient_norms`` / ``LSTM.cell_gradient_norms`` run their BPTT (truncated when a window is chosen).
+``hidden_gradient_norms`` / ``last_state_norms`` run their BPTT (truncated when a window is chosen).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 
-import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -23,6 +22,7 @@ from ._base import (
     float_slider,
     int_slider,
     no_minor_ticks,
+    selection_slider,
     set_title,
     sticky_limit,
     style_axes,
@@ -75,10 +75,8 @@ class GateExplorer(Widget):
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
         c["forget_bias"] = float_slider("forget / update bias", round(forget_bias * 2) / 2, *self.BIAS_RANGE, 0.5,
                                         fmt=".1f")
-        c["truncate"] = W.SelectionSlider(options=tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),),
-                                          value=OFF if truncate is None else truncate,
-                                          description="truncate BPTT to", continuous_update=False,
-                                          style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["truncate"] = selection_slider("truncate BPTT to", OFF if truncate is None else truncate,
+                                         tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),))
         self._finish()
 
     def model(self, cell=None, forget_bias=None, truncate=None):
@@ -107,9 +105,8 @@ class GateExplorer(Widget):
             if cell == "RNN":
                 g, dc = layer.hidden_gradient_norms(X), None
             else:
-                grads = layer.last_state_gradients(X)             # one forward and one backward for both
-                g = np.sqrt((grads["dh"] ** 2).sum(axis=(1, 2)))
-                dc = np.sqrt((grads["dc"] ** 2).sum(axis=(1, 2))) if cell == "LSTM" else None
+                norms = layer.last_state_norms(X)                 # one forward and one backward for both
+                g, dc = norms["dh"], norms.get("dc")
         out = [g / g[-1], None if dc is None else (dc / dc[-1] if dc[-1] > 0 else dc), None]
         if cell != "RNN":
             keep = layer.keep_gates()                             # f (LSTM) or z (GRU), (N, T, n)

@@ -33,6 +33,7 @@ from ._base import (
     log_ylim,
     nice_ceiling,
     no_minor_ticks,
+    selection_slider,
     set_title,
     style_axes,
 )
@@ -212,9 +213,7 @@ class Playground(Widget):
         c["lr"] = log_slider("learning rate", cfg["lr"], *LR_RANGE, fmt=".1e")
         c["batch_size"] = int_slider("batch size", cfg["batch_size"], 1, MAX_BATCH)
         c["regularization"] = dropdown("regularization", cfg["regularization"], REGULARIZATIONS)
-        c["reg_rate"] = W.SelectionSlider(options=rates, value=cfg["reg_rate"], description="reg. rate",
-                                          continuous_update=False, style={"description_width": "initial"},
-                                          layout=W.Layout(width="300px"))
+        c["reg_rate"] = selection_slider("reg. rate", cfg["reg_rate"], rates)
         c["step"].on_click(lambda _: self._button(self.tick))
         c["reset"].on_click(lambda _: self._button(self.reset))
 

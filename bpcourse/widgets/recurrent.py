@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import math
 
-import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import nn, optim
 from ..validate import choice, int_in_range, real
-from ._base import FONT, OKABE_ITO, Widget, float_slider, int_slider, log_ylim, no_minor_ticks, set_title, style_axes, toggle
+from ._base import (
+    BLUE,
+    FONT,
+    GREEN,
+    RED,
+    Widget,
+    float_slider,
+    int_slider,
+    log_ylim,
+    no_minor_ticks,
+    selection_slider,
+    set_title,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["RNNExplorer", "CLIP_GRID"]
-
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 # clipping thresholds on the slider: 10^-2 ... 10^3 in quarter decades, then "off" at the far end
 CLIP_GRID = tuple(float(f"{10 ** (k / 4):.3g}") for k in range(-8, 13))
@@ -74,9 +85,7 @@ class RNNExplorer(Widget):
         c["rho"] = float_slider("spectral radius ρ of W_hh", round(rho, 2), *self.RHO_RANGE, 0.05)
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
         c["activation"] = toggle("activation", activation, self.ACTIVATIONS)
-        c["clip"] = W.SelectionSlider(options=_clip_options(clip), value=OFF if clip is None else clip,
-                                      description="clip threshold c", continuous_update=False,
-                                      style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["clip"] = selection_slider("clip threshold c", OFF if clip is None else clip, _clip_options(clip))
         self._finish()
 
     def model(self, rho=None, activation=None):
