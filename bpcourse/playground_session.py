@@ -126,7 +126,7 @@ def _hidden(hidden: Any, where: str) -> tuple[int, ...]:
     return tuple(int_in_range(h, "hidden layer width", where, 1, MAX_WIDTH) for h in hidden)
 
 
-def grad_norms(linears: list[Any]) -> list[float]:
+def _grad_norms(linears: list[Any]) -> list[float]:
     """Frobenius norm of each Linear layer's W.grad: list of floats, input layer first."""
     return [float(np.linalg.norm(layer.W.grad)) for layer in linears]
 
@@ -275,7 +275,7 @@ class PlaygroundSession:
         if L > self._blow_up:                       # rolled back by step()
             raise _Diverged(f"the loss {L:.3g} is over {BLOW_UP:g} times its first value")
         self.step_count += 1
-        return grad_norms(self.linears)             # the step leaves .grad as it was used
+        return _grad_norms(self.linears)             # the step leaves .grad as it was used
 
     def step(self, k: int = 1) -> bool:
         """``k`` mini-batch steps, then one evaluation recorded in the history; True if all went well.
@@ -373,7 +373,7 @@ class PlaygroundSession:
         self.model.zero_grad()
         self.loss_fn(self.model(self.data["X_train"]), self._targets(self.data["y_train"]))
         self.model.backward(self.loss_fn.backward())
-        norms = grad_norms(self.linears)
+        norms = _grad_norms(self.linears)
         self.model.zero_grad()
         return norms
 
