@@ -57,16 +57,6 @@ from ._base import (
 )
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
-
-DATASETS = ("circles", "xor", "moons", "spirals", "gaussians")
-_MENU_FIRST = ("tanh", "relu", "sigmoid")   # the usual choices lead the menu; the rest follow the engine's order
-ACTIVATIONS = _MENU_FIRST + tuple(name for name in activations.ACTIVATIONS if name not in _MENU_FIRST)
-INITS = ("xavier", "xavier_normal", "he", "he_uniform", "lecun", "normal", "constant")
-LOSSES = ("bce", "cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-REGULARIZATIONS = ("none", "l1", "l2")
-
-
 REG_RATES = (0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 LR_RANGE = (1e-5, 10.0)   # the learning-rate slider's range (the session itself takes any lr > 0)
 MAX_CURVE_POINTS = 1500   # loss curves are thinned to this many points before drawing
