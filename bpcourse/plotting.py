@@ -11,6 +11,7 @@ so it works the same in a notebook, in a script and under the Agg backend in tes
     plot_gradient_flow(diagnostics.grad_norms(net))
     plot_layer_histograms({"layer 1": A1, "layer 2": A2})
     plot_digits(X_test, y_test, pred=predictions)
+    ax.imshow(W, cmap=sign_cmap(), vmin=-m, vmax=m)  # weights and gradients: blue < 0 < vermillion
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .validate import int_in_range, positive_int
 
-__all__ = ["PALETTE", "CYCLE", "STYLE", "use_style", "class_colors", "plot_history",
+__all__ = ["PALETTE", "CYCLE", "STYLE", "use_style", "class_colors", "sign_cmap", "plot_history",
            "plot_decision_map", "plot_gradient_flow", "plot_layer_histograms", "plot_digits"]
 
 PALETTE = OrderedDict([
@@ -72,6 +73,23 @@ def use_style():
     rc["axes.prop_cycle"] = cycler(color=CYCLE)
     mpl.rcParams.update(rc)
     return rc
+
+
+_SIGN_CMAP = None
+
+
+def sign_cmap():
+    """The course's one colour map for signed quantities (weights, gradients): blue < 0 < vermillion.
+
+    A ``LinearSegmentedColormap`` named "bp_sign" from Okabe-Ito blue through white (0) to vermillion,
+    the same convention as ``draw.draw_network``'s edges and the Playground's weight maps.  Use it
+    with symmetric limits, ``vmin=-m, vmax=m``, so that white means zero.
+    """
+    global _SIGN_CMAP
+    if _SIGN_CMAP is None:
+        from matplotlib.colors import LinearSegmentedColormap
+        _SIGN_CMAP = LinearSegmentedColormap.from_list("bp_sign", [PALETTE["blue"], "#FFFFFF", PALETTE["vermillion"]])
+    return _SIGN_CMAP
 
 
 def class_colors(n):

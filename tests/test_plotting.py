@@ -56,6 +56,17 @@ def _history():
                    val_loss=[1.1, 0.6, 0.7], val_acc=[0.4, 0.6, 0.8], best_epoch=2)
 
 
+def test_sign_cmap_blue_negative_white_zero_vermillion_positive():
+    cmap = pl.sign_cmap()
+    assert cmap is pl.sign_cmap()                                   # one object, shared by every figure
+    assert np.allclose(cmap(0.0)[:3], to_rgb(pl.PALETTE["blue"]), atol=0.01)
+    assert np.allclose(cmap(0.5)[:3], (1.0, 1.0, 1.0), atol=0.01)
+    assert np.allclose(cmap(1.0)[:3], to_rgb(pl.PALETTE["vermillion"]), atol=0.01)
+    pytest.importorskip("ipywidgets")
+    from bpcourse.widgets.playground import WEIGHT_CMAP  # the Playground's weight maps use it too
+    assert WEIGHT_CMAP is cmap
+
+
 def test_plot_history_draws_train_and_validation_curves():
     h = _history()
     axes = pl.plot_history(h)

@@ -17,10 +17,11 @@ import time
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from .. import activations, data, diagnostics, losses, nn, optim, regularization, train
+from ..plotting import sign_cmap
 from ..validate import NonFiniteError, choice, int_in_range, real
 from ._base import (
     FONT,
@@ -56,8 +57,7 @@ BLOW_UP = 1e6             # a loss this many times its value at step 0 counts as
 MIN_WEIGHT_SLOTS = 5      # the weights row is laid out for at least this many layers (few stay narrow)
 WEIGHT_XMAX = float(MAX_LAYERS + 1)   # the weights row's fixed x range: one unit per layer at full depth
 # weights: blue < 0 < vermillion (Okabe & Ito), white at 0; colour limits ±max|W| per layer
-WEIGHT_CMAP = LinearSegmentedColormap.from_list("bp_weights", [OKABE_ITO["blue"], "#FFFFFF",
-                                                               OKABE_ITO["vermillion"]])
+WEIGHT_CMAP = sign_cmap()
 
 PRESETS = {
     "xor": dict(dataset="xor", hidden=(4,), activation="tanh", lr=0.1,
