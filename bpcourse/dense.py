@@ -12,7 +12,7 @@ Batches are rows: an input X has shape (N, n_in).  For a fully connected layer
 
 Every ``forward`` caches what its ``backward`` needs; every ``backward(dY)`` *adds*
 into each Parameter's ``.grad`` (call ``zero_grad()`` between steps, as in PyTorch)
-and returns a new array dL/dX — upstream gradients are never modified in place.
+and returns a new array dC/dX — upstream gradients are never modified in place.
 """
 from __future__ import annotations
 
@@ -283,7 +283,7 @@ class Sequential(Module):
         return X
 
     def backward(self, dY, input_grad=True):
-        """Run every layer's backward in reverse; returns dL/dX (None if ``input_grad=False``)."""
+        """Run every layer's backward in reverse; returns dC/dX (None if ``input_grad=False``)."""
         layers = self.layers
         for layer in layers[:0:-1]:
             dY = layer.backward(dY)

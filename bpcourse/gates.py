@@ -86,8 +86,8 @@ def _lstm_cell(A, c_prev):
 
 
 def _lstm_cell_backward(dh, dc_next, c_prev, gates):
-    """dh = dL/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
-    -> (da (N, 4n), dc (N, n)) with dc = dL/dc_t in full.  The cell path back is dc ⊙ f_t."""
+    """dh = dC/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
+    -> (da (N, 4n), dc (N, n)) with dc = dC/dc_t in full.  The cell path back is dc ⊙ f_t."""
     i, f, g, o, tanh_c = gates
     dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)  # h_t = o ⊙ tanh(c_t): the two paths into c_t add
     da = np.concatenate([dc * g * i * (1.0 - i),     # input gate
@@ -108,7 +108,7 @@ def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):
 
 
 def lstm_step_backward(dh, dc, cache, W_xh, W_hh):
-    """Backward of ``lstm_step_forward``: dh, dc = dL/dh_t, dL/dc_t (N, n), the cache it returned.
+    """Backward of ``lstm_step_forward``: dh, dc = dC/dh_t, dC/dc_t (N, n), the cache it returned.
 
     Returns (dx, dh_prev, dc_prev, dW_xh, dW_hh, db) for this one step.
     """
@@ -130,8 +130,8 @@ def _gru_cell(Ax, h_prev, W_hh, b_hn):
 
 
 def _gru_cell_backward(dh, h_prev, gates):
-    """dh = dL/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
-    and dh ⊙ z, the part of dL/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
+    """dh = dC/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
+    and dh ⊙ z, the part of dC/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
     r, z, cand, hn = gates
     da_n = dh * (1.0 - z) * (1.0 - cand * cand)
     da_r = da_n * hn * r * (1.0 - r)
@@ -226,10 +226,10 @@ class _Gated(Module):
         return self._check_dY(dH, shape)
 
     def last_state_gradients(self, X, h0=None, dh_T=None, **state):
-        """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
+        """Forward, then BPTT for C = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
 
-        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dL/dh_t
-        (and, for the LSTM, "dc" with dc[t] = dL/dc_t).  Parameter gradients are untouched.
+        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dC/dh_t
+        (and, for the LSTM, "dc" with dc[t] = dC/dc_t).  Parameter gradients are untouched.
         """
         H = self.forward(X, h0, **state)
         N = H.shape[0]
@@ -242,13 +242,13 @@ class _Gated(Module):
         return self._bptt(dH, accumulate=False)
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None, **state):
-        """‖dL/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
+        """‖dC/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
 
         L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)); the norm is over the whole
         batch.  Runs its own forward and backward (truncated if ``truncate`` is set); parameter
         gradients are untouched.  ``c0=`` passes the LSTM's initial cell state.
         """
-        dh = self.last_state_gradients(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dL/dh_t
+        dh = self.last_state_gradients(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dC/dh_t
         return np.sqrt((dh * dh).sum(axis=(1, 2)))
 
     def _accumulate(self, DA_x, DA_h, X, Hs):
@@ -282,8 +282,8 @@ class LSTM(_Gated):
     with n = n_hidden.  ``forget_bias`` initialises the forget block b[n:2n] (Jozefowicz et al.
     2015 recommend 1: the cell starts out keeping most of its content, f = σ(1) ≈ 0.73).
     init: initialiser for each gate block of both matrices.  truncate: None (full BPTT) or k ≥ 1.
-    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dL/dh_0 and
-    dL/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
+    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dC/dh_0 and
+    dC/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
     Inside, states are stored time-major, (T+1, N, n), so that every step reads contiguous rows.
     """
 
@@ -325,7 +325,7 @@ class LSTM(_Gated):
 
     def _bptt(self, dH, accumulate=True):
         """Walk t = T..1 (truncated if set).  Returns dX (N, T, n_in) and, time-major (T+1, N, n),
-        dh[t] = dL/dh_t and dc[t] = dL/dc_t (t = 0 is the initial state)."""
+        dh[t] = dC/dh_t and dc[t] = dC/dc_t (t = 0 is the initial state)."""
         cache = self._cache
         X, Hs, Cs, gates = cache["X"], cache["Hs"], cache["Cs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
@@ -349,10 +349,10 @@ class LSTM(_Gated):
         return {"dX": dX, "dh": dh, "dc": dc}
 
     def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss -> dL/dX (N, T, n_in).
+        """BPTT: dH (N, T, n_hidden) = dC/dh_t from the loss -> dC/dX (N, T, n_in).
 
-        Adds the time-summed gradients into W_xh.grad, W_hh.grad and b.grad; stores dL/dh_0 and
-        dL/dc_0 in ``dh0`` and ``dc0``.
+        Adds the time-summed gradients into W_xh.grad, W_hh.grad and b.grad; stores dC/dh_0 and
+        dC/dc_0 in ``dh0`` and ``dc0``.
         """
         dH = self._check_dH(dH)
         grads = self._bptt(dH)
@@ -360,7 +360,7 @@ class LSTM(_Gated):
         return grads["dX"]
 
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
-        """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
+        """‖dC/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (C = Σ dh_T ⊙ h_T)."""
         dc = self.last_state_gradients(X, h0, dh_T, c0=c0)["dc"]
         return np.sqrt((dc * dc).sum(axis=(1, 2)))
 
@@ -373,7 +373,7 @@ class GRU(_Gated):
     multiplies (PyTorch's ``bias_hh`` is (0, 0, b_hn) with our ``b`` as its ``bias_ih``).
     ``update_bias`` initialises the update block b[n:2n] (0 by default; a positive value makes
     the unit start out copying h_{t−1}, z = σ(update_bias), like an LSTM's forget bias).
-    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
+    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dC/dh_0, shape (N, n_hidden).
     """
 
     GATES = 3
@@ -406,7 +406,7 @@ class GRU(_Gated):
         return Hs[1:].transpose(1, 0, 2).copy()
 
     def _bptt(self, dH, accumulate=True):
-        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dL/dh_t."""
+        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dC/dh_t."""
         cache = self._cache
         X, Hs, gates = cache["X"], cache["Hs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
@@ -433,8 +433,8 @@ class GRU(_Gated):
         return {"dX": dX, "dh": dh}
 
     def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) -> dL/dX (N, T, n_in); parameter gradients summed over time,
-        dL/dh_0 in ``dh0``."""
+        """BPTT: dH (N, T, n_hidden) -> dC/dX (N, T, n_in); parameter gradients summed over time,
+        dC/dh_0 in ``dh0``."""
         dH = self._check_dH(dH)
         grads = self._bptt(dH)
         self.dh0 = grads["dh"][0].copy()

@@ -2,7 +2,7 @@
 
 Every layer module imports these from here; ``bpcourse.nn`` re-exports them.  Conventions:
 ``forward`` caches what ``backward`` needs, ``backward(dY)`` *adds* into each Parameter's ``.grad``
-(``Parameter.accumulate``) and returns a new array dL/dX; upstream gradients are never modified.
+(``Parameter.accumulate``) and returns a new array dC/dX; upstream gradients are never modified.
 """
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ def plot_history(history, ax=None):
 # --------------------------------------------------------------------------------------------
 
 def _class_probabilities(model, G):
-    """(M, 2) inputs -> (M, C) class probabilities (C >= 2) from the model's outputs."""
+    """(M, 2) inputs -> (M, K) class probabilities (K >= 2) from the model's outputs."""
     from .activations import sigmoid, softmax
     from .dense import Sigmoid
     from .train import predict
@@ -179,7 +179,7 @@ def plot_decision_map(model, X, y=None, ax=None, resolution=150, proba=True):
     """The model's predicted class over the plane, with the data on top.
 
     model: maps (N, 2) -> (N, 1) logits (BCE; a final Sigmoid layer is recognised as
-           probabilities) or (N, C) logits (softmax).
+           probabilities) or (N, K) logits (softmax).
     X: (N, 2) points; y: (N,) class indices (or None).
     proba: shade by confidence (white where the model is unsure) rather than flat regions.
     The region image is ``ax.images[-1]``: an RGB array of shape (resolution, resolution, 3).

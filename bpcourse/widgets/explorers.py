@@ -205,7 +205,7 @@ class LayerShapeExplorer(Widget):
 
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.0, 0.0, 1.0, 0.93))
-        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA",
+        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂C/∂Z,  dW = δᵀA",
                              fontsize=FONT["title"])
         ax.axis("off")
         self._slot = self.MAX_SIZE + 3.0           # width reserved per block, in cells
@@ -283,11 +283,11 @@ class LayerShapeExplorer(Widget):
 
 
 # ==============================================================================================
-# 05 — logits -> softmax -> loss, and dL/dz
+# 05 — logits -> softmax -> loss, and dC/dz
 # ==============================================================================================
 
 class SoftmaxExplorer(Widget):
-    """Logit sliders -> softmax probabilities and the gradient ∂L/∂z.  With cross-entropy the
+    """Logit sliders -> softmax probabilities and the gradient ∂C/∂z.  With cross-entropy the
     gradient is p − onehot(y) (the softmax Jacobian cancels); with MSE on the probabilities it is
     Jᵀ(2(p − y)/C), which vanishes when the softmax saturates."""
 
@@ -319,7 +319,7 @@ class SoftmaxExplorer(Widget):
         self._g_bars = list(self.ax_g.bar(k, np.zeros(self.n_classes), color=RED))
         self.ax_p.set_ylim(0, 1)
         set_title(self.ax_p, "softmax probabilities p")
-        set_title(self.ax_g, "gradient ∂L/∂z")
+        set_title(self.ax_g, "gradient ∂C/∂z")
         self.ax_g.axhline(0, color="black", lw=0.6)
         self.ax_g.set_ylim(-1.05, 1.05)
         for ax in (self.ax_p, self.ax_g):
@@ -352,7 +352,7 @@ class SoftmaxExplorer(Widget):
             pb.set_height(s["probs"][i])
             pb.set_color(ORANGE if i == s["target"] else BLUE)
             gb.set_height(s["grad"][i])
-        self._text.set_text(f"{s['loss_name']} loss L = {s['loss']:.4f}    (target class {s['target']}; "
+        self._text.set_text(f"{s['loss_name']} loss C = {s['loss']:.4f}    (target class {s['target']}; "
                             f"ln C = {math.log(self.n_classes):.3f})")
 
     def state(self):

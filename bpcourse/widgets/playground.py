@@ -495,7 +495,7 @@ class Playground(Widget):
         self._grad_bars = list(ax.bar(np.arange(MAX_LAYERS + 1) + 1, np.ones(MAX_LAYERS + 1), bottom=1e-30,
                                       color=OKABE_ITO["green"]))
         ax.set_yscale("log")
-        style_axes(ax, title="‖∂L/∂W‖ per layer (input → output)", xlabel="layer")
+        style_axes(ax, title="‖∂C/∂W‖ per layer (input → output)", xlabel="layer")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         no_minor_ticks(ax)
         ax = self.ax_sat
