@@ -147,6 +147,7 @@ def plot_history(history, ax=None):
         if best is not None and val:
             a.axvline(best, color=PALETTE["black"], linestyle=":", linewidth=1, label=f"best epoch ({best})")
         a.set_xlabel("epoch")
+        a.set_ylabel(title)
         a.set_title(title)
         if title == "accuracy":
             a.set_ylim(top=1.0)
@@ -310,6 +311,7 @@ def plot_layer_histograms(values, axes=None, bins=40, sharex=True, ncols=5):
     for ax, (name, v) in zip(axes, data.items()):
         ax.hist(v[np.isfinite(v)], bins=bins, range=common, color=PALETTE["blue"], alpha=0.85)
         ax.set_title(f"{name}\nmean {v.mean():.2g}, std {v.std():.2g}", fontsize=9)
+        ax.set_ylabel("count", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(False)
     if fig is not None:

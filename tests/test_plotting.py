@@ -245,3 +245,12 @@ def test_plot_digits_sizes_and_errors():
         pl.plot_digits(X[:5], y[:4])
     with pytest.raises(ValueError, match="n must be a positive integer"):
         pl.plot_digits(X[:5], n=0)
+
+
+def test_every_panel_has_a_y_label():
+    hist = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.4], "acc": [0.5, 0.7, 0.8],
+            "val_loss": [1.1, 0.6, 0.5], "val_acc": [0.4, 0.6, 0.7]}
+    assert [a.get_ylabel() for a in pl.plot_history(hist)] == ["loss", "accuracy"]
+    axes = pl.plot_layer_histograms({"layer 1": np.arange(10.0), "layer 2": np.ones(5)})
+    assert all(a.get_ylabel() == "count" for a in axes)
+    assert pl.plot_gradient_flow({"layer 1": 0.1, "layer 2": 0.2}).get_ylabel()
