@@ -33,6 +33,8 @@ CLASHES = {
     # the clipping threshold is tau
     "a clipping threshold written c": re.compile(
         r"(?:\\rVert|‖|\\\|)\s*(?:>|<|\\le|\\ge|≤|≥)\s*c" + NOT_AFTER + r"|threshold c\b|max_norm\s*=\s*c\b|c\s*/\s*‖g‖"),
+    # the learning rate is eta (Goh's Distill article calls it alpha; alpha is a penalty strength here)
+    "the learning rate written α": re.compile(r"\\alpha\s*\\lambda|αλ|learning rate (?:\$\\alpha\$|α)"),
     # J^l = dz^{l+1}/dz^l = w^{l+1} diag(sigma'(z^l)); its transpose is what BP2 multiplies by
     "J^l written as its transpose": re.compile(
         r"J\^\{?l\}?\s*=\s*(?:\\operatorname\{diag\}|\\mathrm\{diag\}|diag|\\Sigma|\(w\^\{l\+1\}\)\^)"),
@@ -71,6 +73,8 @@ def test_no_retired_symbol_is_used(clash):
      [r"\eta\lambda < 2", r"C(w) = \frac{\lambda}{2} w^2", r"\lambda w", r"\lambda_{\max}"]),
     ("a clipping threshold written c", [r"\lVert g\rVert > c", "‖g‖ ≤ c return", "clip threshold c"],
      [r"\lVert g\rVert > \tau", "class c = 3", r"c_t = f_t \odot c_{t-1}"]),
+    ("the learning rate written α", [r"$0 < \alpha\lambda < 2$", "αλ_max = 3", "learning rate α"],
+     [r"\eta\lambda < 2", r"w \leftarrow (1-\eta\alpha)w", "learning rate η"]),
     ("J^l written as its transpose", [r"J^l = \operatorname{diag}(\sigma'(z^l))\,(w^{l+1})^\mathsf{T}"],
      [r"J^l = w^{l+1}\,\operatorname{diag}(\sigma'(z^l))", r"(J^l)^\mathsf{T}\delta^{l+1}"]),
 ])
