@@ -160,7 +160,7 @@ def torch_step(weights, activation, X, y, lr):
 
 def needed_matmuls(sizes, batch):
     """(M, K, N) of every product one training step needs: forward X W^T, backward dW = delta^T A_prev,
-    and dA_prev = delta W for every layer but the first (nobody needs dL/dX of the data)."""
+    and dA_prev = delta W for every layer but the first (nobody needs dC/dX of the data)."""
     shapes = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes.append((batch, n_in, n_out))          # forward

@@ -245,7 +245,7 @@ class TinyGPT(Module):
 
         X = tok(ids) + pos(0..T−1)      X ← block_l(X), l = 1..layers      logits = head(LN_f(X))
 
-    ``backward(dlogits)`` fills every gradient and keeps, in ``residual_grads``, dL/dX of the
+    ``backward(dlogits)`` fills every gradient and keeps, in ``residual_grads``, dC/dX of the
     residual stream at the input of each block and of the final LayerNorm (layers + 1 arrays).
     """
 
@@ -293,7 +293,7 @@ class TinyGPT(Module):
         return self.head.forward(self.ln_f.forward(X))
 
     def backward(self, dlogits) -> None:
-        """Fill every Parameter's gradient from dL/dlogits (B, T, vocab_size); returns None (ids are integers)."""
+        """Fill every Parameter's gradient from dC/dlogits (B, T, vocab_size); returns None (ids are integers)."""
         shape = self._cache
         dlogits = self._check_dY(dlogits, (*shape, self.vocab_size) if shape is not None else None)
         dX = self.ln_f.backward(self.head.backward(dlogits))

@@ -8,7 +8,7 @@ every deep-learning library does)
 
 where Xp is X padded with p zeros on each side; the output has H' = (H + 2p − kh) // s + 1 rows
 and W' = (W + 2p − kw) // s + 1 columns.  It is a dense layer whose weights are *local* (each
-output sees a kh×kw window) and *shared* (every window uses the same W).  With delta = dL/dZ:
+output sees a kh×kw window) and *shared* (every window uses the same W).  With delta = dC/dZ:
 
     db[f]          = Σ_{n, i, j} delta[n, f, i, j]                                   (BP3, summed over positions)
     dW[f, c, u, v] = Σ_{n, i, j} delta[n, f, i, j] · Xp[n, c, s·i + u, s·j + v]     (BP4, summed over positions)
@@ -121,7 +121,7 @@ def conv2d_naive(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding=
 
 
 def conv2d_backward_naive(X: np.ndarray, W: np.ndarray, delta: np.ndarray, stride=1, padding=0):
-    """(dX, dW, db) of ``conv2d_naive`` for upstream gradient delta = dL/dZ, by loops.
+    """(dX, dW, db) of ``conv2d_naive`` for upstream gradient delta = dC/dZ, by loops.
 
     X (N, C, H, W), W (F, C, kh, kw), delta (N, F, H', W') -> dX like X, dW like W, db (F,).
     Every output position (n, f, i, j) hands delta[n, f, i, j] back to the bias, to the weights

@@ -12,7 +12,7 @@ Batches are rows: an input X has shape (N, n_in).  For a fully connected layer
 
 Every ``forward`` caches what its ``backward`` needs; every ``backward(dY)`` *adds*
 into each Parameter's ``.grad`` (call ``zero_grad()`` between steps, as in PyTorch)
-and returns a new array dL/dX — upstream gradients are never modified in place.
+and returns a new array dC/dX — upstream gradients are never modified in place.
 """
 from __future__ import annotations
 
@@ -273,9 +273,9 @@ class Sequential(Module):
         return X
 
     def backward(self, dY, input_grad=True):
-        """Run every layer's backward in reverse; returns dL/dX.
+        """Run every layer's backward in reverse; returns dC/dX.
 
-        ``input_grad=False`` returns None, and the first layer skips dL/dX when its backward takes
+        ``input_grad=False`` returns None, and the first layer skips dC/dX when its backward takes
         ``input_grad`` (``module.backward_for_parameters``): the input is data, nothing needs its gradient.
         """
         layers = self.layers

@@ -77,8 +77,8 @@ def _lstm_cell(A, c_prev):
 
 
 def _lstm_cell_backward(dh, dc_next, c_prev, gates):
-    """dh = dL/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
-    -> (da (N, 4n), dc (N, n)) with dc = dL/dc_t in full.  The cell path back is dc ⊙ f_t."""
+    """dh = dC/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
+    -> (da (N, 4n), dc (N, n)) with dc = dC/dc_t in full.  The cell path back is dc ⊙ f_t."""
     i, f, g, o, tanh_c = gates
     dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)  # h_t = o ⊙ tanh(c_t): the two paths into c_t add
     da = np.concatenate([dc * g * i * (1.0 - i),     # input gate
@@ -99,7 +99,7 @@ def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):
 
 
 def lstm_step_backward(dh, dc, cache, W_xh, W_hh):
-    """Backward of ``lstm_step_forward``: dh, dc = dL/dh_t, dL/dc_t (N, n), the cache it returned.
+    """Backward of ``lstm_step_forward``: dh, dc = dC/dh_t, dC/dc_t (N, n), the cache it returned.
 
     Returns (dx, dh_prev, dc_prev, dW_xh, dW_hh, db) for this one step.
     """
@@ -121,8 +121,8 @@ def _gru_cell(Ax, h_prev, W_hh, b_hn):
 
 
 def _gru_cell_backward(dh, h_prev, gates):
-    """dh = dL/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
-    and dh ⊙ z, the part of dL/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
+    """dh = dC/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
+    and dh ⊙ z, the part of dC/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
     r, z, cand, hn = gates
     da_n = dh * (1.0 - z) * (1.0 - cand * cand)
     da_r = da_n * hn * r * (1.0 - r)
@@ -200,11 +200,11 @@ class _Gated(Recurrent):
     def _walk_back(self, dH, step, carried):
         """The loop of BPTT, shared by the LSTM and the GRU: t = T..1 over dH (N, T, n), the loss's gradient.
 
-        What step t+1 sends back is ``carry``, a tuple of ``carried`` (N, n) arrays with dL/dh_t first (the
-        LSTM also carries dL/dc_t); dh_t = dH_t + carry[0] (the two paths into h_t add), and
+        What step t+1 sends back is ``carry``, a tuple of ``carried`` (N, n) arrays with dC/dh_t first (the
+        LSTM also carries dC/dc_t); dh_t = dH_t + carry[0] (the two paths into h_t add), and
         ``step(t, dh_t, carry)`` returns what goes on to step t−1.  Steps that come after the last non-zero
         dH_t are skipped (no gradient reaches them); at a truncation cut the carry restarts from zeros.
-        Returns dh (T+1, N, n), time-major, dh[t] = dL/dh_t, and the carry that reaches the initial state.
+        Returns dh (T+1, N, n), time-major, dh[t] = dC/dh_t, and the carry that reaches the initial state.
         """
         dH = dH.transpose(1, 0, 2)                   # a view: dH[t] is the loss's gradient on h_{t+1}
         T, N, n = dH.shape
@@ -223,10 +223,10 @@ class _Gated(Recurrent):
         return dh, carry
 
     def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss -> dL/dX (N, T, n_in).
+        """BPTT: dH (N, T, n_hidden) = dC/dh_t from the loss -> dC/dX (N, T, n_in).
 
-        Adds the time-summed gradients into the parameters' ``.grad``; stores dL/dh_0 in ``dh0`` (and,
-        for the LSTM, dL/dc_0 in ``dc0``), shape (N, n_hidden).
+        Adds the time-summed gradients into the parameters' ``.grad``; stores dC/dh_0 in ``dh0`` (and,
+        for the LSTM, dC/dc_0 in ``dc0``), shape (N, n_hidden).
         """
         grads = self._bptt(self._check_dH(dH))
         self.dh0 = grads["dh"][0].copy()
@@ -235,21 +235,21 @@ class _Gated(Recurrent):
         return grads["dX"]
 
     def last_state_gradients(self, X, h0=None, dh_T=None, **state):
-        """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
+        """Forward, then BPTT for C = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
 
-        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dL/dh_t
-        (and, for the LSTM, "dc" with dc[t] = dL/dc_t).  Parameter gradients are untouched.
+        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dC/dh_t
+        (and, for the LSTM, "dc" with dc[t] = dC/dc_t).  Parameter gradients are untouched.
         """
         return self._bptt(self._last_state_dH(self.forward(X, h0, **state), dh_T), accumulate=False)
 
     def last_state_norms(self, X, h0=None, dh_T=None, **state):
         """``last_state_gradients``' time-major arrays as norms over the whole batch, one per step t = 0..T:
-        "dh" (‖dL/dh_t‖) and, for the LSTM, "dc" (‖dL/dc_t‖), each of length T+1 (one forward and backward)."""
+        "dh" (‖dC/dh_t‖) and, for the LSTM, "dc" (‖dC/dc_t‖), each of length T+1 (one forward and backward)."""
         grads = self.last_state_gradients(X, h0, dh_T, **state)
         return {k: np.sqrt((d * d).sum(axis=(1, 2))) for k, d in grads.items() if k != "dX"}
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None, **state):
-        """‖dL/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
+        """‖dC/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
 
         L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)); the norm is over the whole
         batch.  Runs its own forward and backward (truncated if ``truncate`` is set); parameter
@@ -288,8 +288,8 @@ class LSTM(_Gated):
     with n = n_hidden.  ``forget_bias`` initialises the forget block b[n:2n] (Jozefowicz et al.
     2015 recommend 1: the cell starts out keeping most of its content, f = σ(1) ≈ 0.73).
     init: initialiser for each gate block of both matrices.  truncate: None (full BPTT) or k ≥ 1.
-    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dL/dh_0 and
-    dL/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
+    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dC/dh_0 and
+    dC/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
     Inside, states are stored time-major, (T+1, N, n), so that every step reads contiguous rows.
     """
 
@@ -330,7 +330,7 @@ class LSTM(_Gated):
 
     def _bptt(self, dH, accumulate=True):
         """Walk t = T..1 (truncated if set).  Returns dX (N, T, n_in) and, time-major (T+1, N, n),
-        dh[t] = dL/dh_t and dc[t] = dL/dc_t (t = 0 is the initial state)."""
+        dh[t] = dC/dh_t and dc[t] = dC/dc_t (t = 0 is the initial state)."""
         cache = self._cache
         X, Hs, Cs, gates = cache["X"], cache["Hs"], cache["Cs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
@@ -338,7 +338,7 @@ class LSTM(_Gated):
         dc = np.zeros((T + 1, N, n))
         W_hh = self.W_hh.data
 
-        def step(t, dh_t, carry):                    # carry: dL/dh_t and dL/dc_t from step t+1
+        def step(t, dh_t, carry):                    # carry: dC/dh_t and dC/dc_t from step t+1
             DA[t], dc[t + 1] = _lstm_cell_backward(dh_t, carry[1], Cs[t], gates[t])
             return DA[t] @ W_hh, dc[t + 1] * gates[t][1]     # the cell path: ∂c_t/∂c_{t−1} = diag(f_t)
 
@@ -348,7 +348,7 @@ class LSTM(_Gated):
         return {"dX": dX, "dh": dh, "dc": dc}
 
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
-        """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
+        """‖dC/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (C = Σ dh_T ⊙ h_T)."""
         return self.last_state_norms(X, h0, dh_T, c0=c0)["dc"]
 
 
@@ -360,7 +360,7 @@ class GRU(_Gated):
     multiplies (PyTorch's ``bias_hh`` is (0, 0, b_hn) with our ``b`` as its ``bias_ih``).
     ``update_bias`` initialises the update block b[n:2n] (0 by default; a positive value makes
     the unit start out copying h_{t−1}, z = σ(update_bias), like an LSTM's forget bias).
-    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
+    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dC/dh_0, shape (N, n_hidden).
     """
 
     GATES = 3
@@ -392,7 +392,7 @@ class GRU(_Gated):
         return Hs[1:].transpose(1, 0, 2).copy()
 
     def _bptt(self, dH, accumulate=True):
-        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dL/dh_t."""
+        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dC/dh_t."""
         cache = self._cache
         X, Hs, gates = cache["X"], cache["Hs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden

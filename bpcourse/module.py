@@ -2,7 +2,7 @@
 
 Every layer module imports these from here; ``bpcourse.nn`` re-exports them.  Conventions:
 ``forward`` caches what ``backward`` needs, ``backward(dY)`` *adds* into each Parameter's ``.grad``
-(``Parameter.accumulate``) and returns a new array dL/dX; upstream gradients are never modified.
+(``Parameter.accumulate``) and returns a new array dC/dX; upstream gradients are never modified.
 """
 from __future__ import annotations
 
@@ -134,13 +134,13 @@ class Module:
 
 def takes_input_grad(module: Module) -> bool:
     """True when ``module.backward`` accepts ``input_grad=`` (``Linear``, ``Conv2d``, ``Sequential``...):
-    ``backward(dY, input_grad=False)`` then skips dL/dX, which nothing needs when the input is data."""
+    ``backward(dY, input_grad=False)`` then skips dC/dX, which nothing needs when the input is data."""
     return _has_input_grad(type(module).backward)
 
 
 def backward_for_parameters(module: Module, dY: np.ndarray) -> None:
     """``module.backward(dY)`` for its parameters' gradients alone, when its input is data: with
-    ``input_grad=False`` if the backward takes it (dL/dX is then never computed), else dL/dX is dropped."""
+    ``input_grad=False`` if the backward takes it (dC/dX is then never computed), else dC/dX is dropped."""
     backward: Any = module.backward          # Module.backward itself has no input_grad
     if takes_input_grad(module):
         backward(dY, input_grad=False)

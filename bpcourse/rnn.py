@@ -85,7 +85,7 @@ class Recurrent(Module):
         return self.truncate
 
     def _last_state_dH(self, H, dh_T):
-        """dL/dH (N, T, n_hidden) for L = Σ dh_T ⊙ h_T: dh_T (ones by default) at step T, zeros before."""
+        """dC/dH (N, T, n_hidden) for C = Σ dh_T ⊙ h_T: dh_T (ones by default) at step T, zeros before."""
         N = H.shape[0]
         dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
         if dh_T.shape != (N, self.n_hidden):
@@ -103,7 +103,7 @@ class RNN(Recurrent):
     activation: ``"tanh"`` (default), ``"sigmoid"``, ``"relu"``, ``"leaky_relu"`` or ``"identity"``.
     init: initialiser name for both weight matrices (see ``bpcourse.init.INITS``).
     truncate: None (full BPTT) or k: the gradient flows back at most k steps (``truncation_cut``).
-    After ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
+    After ``backward``, ``dh0`` holds dC/dh_0, shape (N, n_hidden).
     """
 
     def __init__(self, n_in, n_hidden, activation="tanh", init="xavier", seed=0, name=None, truncate=None):
@@ -142,7 +142,7 @@ class RNN(Recurrent):
 
     # backward -----------------------------------------------------------------------
     def _bptt(self, dH, accumulate=True):
-        """Walk t = T..1; returns dX and dh (N, T+1, n_hidden) with dh[:, t] = dL/dh_t in full."""
+        """Walk t = T..1; returns dX and dh (N, T+1, n_hidden) with dh[:, t] = dC/dh_t in full."""
         X, Z, Hs = self._cache
         N, T, _ = X.shape
         dX = np.empty_like(X, dtype=np.float64)
@@ -164,9 +164,9 @@ class RNN(Recurrent):
         return dX, dh
 
     def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss at every step -> dL/dX (N, T, n_in).
+        """BPTT: dH (N, T, n_hidden) = dC/dh_t from the loss at every step -> dC/dX (N, T, n_in).
 
-        Adds the time-summed gradients into W_xh.grad, W_hh.grad, b.grad; stores dL/dh_0 in ``dh0``.
+        Adds the time-summed gradients into W_xh.grad, W_hh.grad, b.grad; stores dC/dh_0 in ``dh0``.
         """
         shape = self._cache[0].shape[:2] + (self.n_hidden,) if self._cache is not None else None
         dH = self._check_dY(dH, shape)
@@ -190,7 +190,7 @@ class RNN(Recurrent):
         return self
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None):
-        """‖dL/dh_t‖ for t = 0..T (array of length T+1) when the loss sees only the last state.
+        """‖dC/dh_t‖ for t = 0..T (array of length T+1) when the loss sees only the last state.
 
         L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)); the norm is taken over
         the whole batch.  Runs its own forward and backward; parameter gradients are untouched.

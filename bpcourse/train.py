@@ -253,10 +253,10 @@ class LossNotFinite(NonFiniteError):
 def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
                regularization: Any = None, clip: float | None = None,
                hooks: Iterable[Callable[[Module], Any]] = ()) -> tuple[float, np.ndarray]:
-    """One step of mini-batch gradient descent on the batch (X, y); returns ``(L, out)``.
+    """One step of mini-batch gradient descent on the batch (X, y); returns ``(C, out)``: the loss C and the output.
 
-    zero_grad, forward (out = model(X), shape (N, n_out)), L = loss(out, y), backward (BP1-BP4),
-    then the regulariser's gradient is added to every weight matrix and its penalty to L,
+    zero_grad, forward (out = model(X), shape (N, n_out)), C = loss(out, y), backward (BP1-BP4),
+    then the regulariser's gradient is added to every weight matrix and its penalty to C,
     gradients are clipped to global norm ``clip``, and ``optimizer.step()`` updates the weights.
     ``hooks``: functions ``hook(model)`` called right after the backward pass (e.g. a Recorder's
     ``on_step``).  ``regularization`` is None, ``("l2", lam)``, ``("l1", lam)`` or a

@@ -53,6 +53,17 @@ def _history():
                    val_loss=[1.1, 0.6, 0.7], val_acc=[0.4, 0.6, 0.8], best_epoch=2)
 
 
+def test_sign_cmap_blue_negative_white_zero_vermillion_positive():
+    cmap = pl.sign_cmap()
+    assert cmap is pl.sign_cmap()                                   # one object, shared by every figure
+    assert np.allclose(cmap(0.0)[:3], to_rgb(pl.PALETTE["blue"]), atol=0.01)
+    assert np.allclose(cmap(0.5)[:3], (1.0, 1.0, 1.0), atol=0.01)
+    assert np.allclose(cmap(1.0)[:3], to_rgb(pl.PALETTE["vermillion"]), atol=0.01)
+    pytest.importorskip("ipywidgets")
+    from bpcourse.widgets.playground import WEIGHT_CMAP  # the Playground's weight maps use it too
+    assert WEIGHT_CMAP is cmap
+
+
 def test_plot_history_draws_train_and_validation_curves():
     h = _history()
     axes = pl.plot_history(h)
@@ -231,3 +242,12 @@ def test_plot_digits_sizes_and_errors():
         pl.plot_digits(X[:5], y[:4])
     with pytest.raises(ValueError, match="n must be a positive integer"):
         pl.plot_digits(X[:5], n=0)
+
+
+def test_every_panel_has_a_y_label():
+    hist = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.4], "acc": [0.5, 0.7, 0.8],
+            "val_loss": [1.1, 0.6, 0.5], "val_acc": [0.4, 0.6, 0.7]}
+    assert [a.get_ylabel() for a in pl.plot_history(hist)] == ["loss", "accuracy"]
+    axes = pl.plot_layer_histograms({"layer 1": np.arange(10.0), "layer 2": np.ones(5)})
+    assert all(a.get_ylabel() == "count" for a in axes)
+    assert pl.plot_gradient_flow({"layer 1": 0.1, "layer 2": 0.2}).get_ylabel()

@@ -1,6 +1,6 @@
 """Adversarial examples, live: FGSM against random-sign noise of the same size (notebook 16).
 
-The numbers come from ``bp.input_gradients``: ``fgsm`` (one backward pass to ∂L/∂x, a step of
+The numbers come from ``bp.input_gradients``: ``fgsm`` (one backward pass to ∂C/∂x, a step of
 ε·sign, clipped to the pixel range [0, 1]) and ``random_sign_noise`` (the same ε with random signs).
 """
 from __future__ import annotations

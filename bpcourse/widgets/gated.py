@@ -1,7 +1,7 @@
 """Gates: how much gradient reaches back through an RNN, an LSTM and a GRU (notebook 14).
 
 The numbers come from the engine: ``bp.nn.RNN``, ``bp.nn.LSTM`` and ``bp.nn.GRU`` read the same fixed batch of
-marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (L = Σ h_T), and
+marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (C = Σ h_T), and
 ``hidden_gradient_norms`` / ``last_state_norms`` run their BPTT (truncated when a window is chosen).
 """
 from __future__ import annotations
@@ -38,11 +38,11 @@ OFF = 0
 
 
 class GateExplorer(Widget):
-    """‖∂L/∂h_t‖ / ‖∂L/∂h_T‖ against the steps back T − t for a vanilla RNN, an LSTM and a GRU.
+    """‖∂C/∂h_t‖ / ‖∂C/∂h_T‖ against the steps back T − t for a vanilla RNN, an LSTM and a GRU.
 
     Each network has ``n_hidden`` units, the engine's default initialisation with seed ``seed``, and reads the
     same batch of 8 marked-memory sequences (2 inputs); the loss reads only h_T.  The chosen ``cell`` is drawn
-    bold, the other two thin; for the LSTM the gradient along the cell, ‖∂L/∂c_t‖ / ‖∂L/∂c_T‖, is dashed.
+    bold, the other two thin; for the LSTM the gradient along the cell, ‖∂C/∂c_t‖ / ‖∂C/∂c_T‖, is dashed.
 
     Controls: ``cell`` (RNN / LSTM / GRU), ``length`` (T), ``forget_bias`` (the LSTM's forget-gate bias and the
     GRU's update-gate bias: the bias of the gate that keeps the old state) and ``truncate`` (a truncated-BPTT
@@ -93,7 +93,7 @@ class GateExplorer(Widget):
         return nn.GRU(self.N_IN, self.n_hidden, seed=self.seed, update_bias=bias, truncate=window)
 
     def _norms(self, cell, T, bias, window):
-        """(‖∂L/∂h_t‖ / ‖∂L/∂h_T‖, the cell's ‖∂L/∂c_t‖ / ‖∂L/∂c_T‖ or None, (mean keep gate, the largest
+        """(‖∂C/∂h_t‖ / ‖∂C/∂h_T‖, the cell's ‖∂C/∂c_t‖ / ‖∂C/∂c_T‖ or None, (mean keep gate, the largest
         product of a unit's keep gates over the T steps) or None), t = 0..T; cached."""
         key = (cell, T, bias if cell != "RNN" else None, window)
         if key in self._cache:
@@ -125,7 +125,7 @@ class GateExplorer(Widget):
         self._cell_line, = ax.semilogy([], [], "--", color=CELL_PATH, lw=1.6)
         self._window = ax.axvline(0.0, color="#666666", ls=":", lw=1)
         style_axes(ax, xlabel=r"steps back, $T - t$  (the loss reads only $h_T$)")
-        set_title(ax, r"$\|\partial L/\partial h_t\| \,/\, \|\partial L/\partial h_T\|$:  RNN  ", loc="left",
+        set_title(ax, r"$\|\partial C/\partial h_t\| \,/\, \|\partial C/\partial h_T\|$:  RNN  ", loc="left",
                   color=COLOR["RNN"])
         set_title(ax, "LSTM (- - its cell)  GRU", loc="right", color="#333333")
         ax.set_yscale("log")
@@ -179,7 +179,7 @@ class GateExplorer(Widget):
         first = f"{cell}, T = {T}" + (f", truncated to {k} steps" if k is not None else ", full BPTT")
         if gate:
             first += f", bias {s['forget_bias']:g}: mean {gate} = {keep:.2f}"
-        second = f"gradient reaching h_0 (T steps back): {ratio:.1e} of ‖∂L/∂h_T‖"
+        second = f"gradient reaching h_0 (T steps back): {ratio:.1e} of ‖∂C/∂h_T‖"
         if gate:
             second += f";  largest Π_t {gate.split()[-1]}_t of one unit: {best:.1e}"
         self._text.set_text(f"{first}\n{second}")

@@ -21,7 +21,7 @@ import time
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
 from ..playground_session import (
@@ -39,6 +39,7 @@ from ..playground_session import (
     PlaygroundSession,
     resolve_config,
 )
+from ..plotting import sign_cmap
 from ..validate import choice, int_in_range
 from ._base import (
     FONT,
@@ -64,8 +65,7 @@ PLAY_INTERVAL = 120       # ms between ticks while playing (raised automatically
 MIN_WEIGHT_SLOTS = 5      # the weights row is laid out for at least this many layers (few stay narrow)
 WEIGHT_XMAX = float(MAX_LAYERS + 1)   # the weights row's fixed x range: one unit per layer at full depth
 # weights: blue < 0 < vermillion (Okabe & Ito), white at 0; colour limits ±max|W| per layer
-WEIGHT_CMAP = LinearSegmentedColormap.from_list("bp_weights", [OKABE_ITO["blue"], "#FFFFFF",
-                                                               OKABE_ITO["vermillion"]])
+WEIGHT_CMAP = sign_cmap()
 # the settings whose controls carry the session's value as is
 _PLAIN = ("dataset", "activation", "init", "loss", "optimizer", "lr", "batch_size", "noise", "train_fraction",
           "regularization")
@@ -303,7 +303,7 @@ class Playground(Widget):
         self._grad_bars = list(ax.bar(np.arange(MAX_LAYERS + 1) + 1, np.ones(MAX_LAYERS + 1), bottom=1e-30,
                                       color=OKABE_ITO["green"]))
         ax.set_yscale("log")
-        style_axes(ax, title="‖∂L/∂W‖ per layer (input → output)", xlabel="layer")
+        style_axes(ax, title="‖∂C/∂W‖ per layer (input → output)", xlabel="layer")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         no_minor_ticks(ax)
         ax = self.ax_sat
