@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from conftest import REPO, img_state, run_all_cells, wait_changed, wait_kernel_idle
 
@@ -117,7 +118,12 @@ def test_part3_lesson_runs_and_its_explorer_answers(lab, page, lesson):
 
         # the explorer: live controls, not the text/plain or image/png fallback
         widgets = page.locator(".jp-OutputArea-output .bp-widget")
-        widgets.first.wait_for(state="visible", timeout=60_000)
+        try:
+            widgets.first.wait_for(state="visible", timeout=60_000)
+        except PlaywrightTimeout:
+            shown = [t for t in page.locator(".jp-OutputArea-output").all_text_contents() if explorer_name in t]
+            raise AssertionError(f"{lesson}: no live {explorer_name} (.bp-widget) within 60 s; "
+                                 f"outputs naming it: {shown}") from None
         assert widgets.count() == 1, f"{lesson}: {widgets.count()} bp-widgets rendered, expected its one explorer"
         explorer = widgets.first
         texts = page.locator(".jp-OutputArea-output").all_inner_texts()
@@ -135,7 +141,12 @@ def test_part3_lesson_runs_and_its_explorer_answers(lab, page, lesson):
         before = img_state(img)
         slider.locator(".noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")
-        after = wait_changed(img, before, timeout=90.0)
+        try:
+            after = wait_changed(img, before, timeout=90.0)
+        except AssertionError:
+            raise AssertionError(f"{lesson}: {explorer_name}'s figure did not change within 90 s of one ArrowRight "
+                                 f"on {slider_label!r} ({value0} -> {readout.inner_text()}); its status line: "
+                                 f"{explorer.locator('.widget-html').all_text_contents()}") from None
         assert readout.inner_text() != value0, f"{lesson}: the {slider_label!r} slider did not move"
         assert after[1] != before[1]
         t_answer = time.monotonic() - t1
