@@ -65,11 +65,15 @@ def _save_and_read(page, lab, rel, after, timeout=60.0):
     """Save the notebook from the browser (its toolbar's Save button) and read it back through the REST API:
     outputs and execution counts as the browser holds them.  ``after``: the file's time before the run."""
     deadline = time.monotonic() + timeout
+    clicks = 0
     while time.monotonic() < deadline:
         page.locator('.jp-NotebookPanel:visible .jp-Toolbar [data-command="docmanager:save"]').first.click()
+        clicks += 1
         for _ in range(20):
             status, body = lab.get(f"/api/contents/{rel}?content=1")
             if status == 200 and json.loads(body)["last_modified"] > after:
+                if clicks > 1:
+                    print(f"\n{rel}: saved at the {clicks}th click on Save")
                 return json.loads(body)["content"]
             time.sleep(0.5)
     page.screenshot(path=str(lab.tmp / f"save-failed-{Path(rel).stem}.png"))
