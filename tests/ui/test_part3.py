@@ -73,7 +73,7 @@ def _save_and_read(page, lab, rel, after, timeout=60.0):
             status, body = lab.get(f"/api/contents/{rel}?content=1")
             if status == 200 and json.loads(body)["last_modified"] > after:
                 if clicks > 1:
-                    print(f"\n{rel}: saved at the {clicks}th click on Save")
+                    print(f"\n{rel}: saved after {clicks} clicks on Save")
                 return json.loads(body)["content"]
             time.sleep(0.5)
     page.screenshot(path=str(lab.tmp / f"save-failed-{Path(rel).stem}.png"))
