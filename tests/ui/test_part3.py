@@ -3,7 +3,8 @@ notebooks 14-17 as committed, runs all its cells, and checks that
 
 * every code cell ran and none produced an error output (a cell tagged ``raises-exception`` may),
 * the lesson's explorer rendered as live controls (``.bp-widget`` with sliders), not as its text or PNG
-  fallback,
+  fallback, and every control's value (slider readout, dropdown, text box) is in sight: not clipped by
+  a squeezed column, not under the figure,
 * one keyboard step on one of its sliders draws a new figure.
 
 Each notebook's time in the browser (open, run all, drive the explorer) is printed (``-s`` shows it); no
@@ -67,17 +68,54 @@ def _save_and_read(page, lab, rel, after, timeout=60.0):
     deadline = time.monotonic() + timeout
     clicks = 0
     while time.monotonic() < deadline:
-        page.locator('.jp-NotebookPanel:visible .jp-Toolbar [data-command="docmanager:save"]').first.click()
+        try:                                    # the toolbar's Save button, else Ctrl+S in the notebook
+            if clicks % 2 == 0:
+                page.locator('.jp-NotebookPanel:visible .jp-Toolbar [data-command="docmanager:save"]').first.click(
+                    timeout=10_000)
+            else:
+                page.locator(".jp-NotebookPanel:visible .jp-Notebook").first.focus()
+                page.keyboard.press("Control+s")
+        except PlaywrightTimeout:
+            pass
         clicks += 1
         for _ in range(20):
             status, body = lab.get(f"/api/contents/{rel}?content=1")
             if status == 200 and json.loads(body)["last_modified"] > after:
                 if clicks > 1:
-                    print(f"\n{rel}: saved after {clicks} clicks on Save")
+                    print(f"\n{rel}: saved at attempt {clicks} (toolbar Save, then Ctrl+S, alternately)")
                 return json.loads(body)["content"]
             time.sleep(0.5)
     page.screenshot(path=str(lab.tmp / f"save-failed-{Path(rel).stem}.png"))
     raise AssertionError(f"{rel} was not saved by the browser within {timeout} s (screenshot in {lab.tmp})")
+
+
+# Can the learner see this element?  False when a box between it and the output area clips it sideways
+# (ipywidgets boxes scroll their overflow: a squeezed column of controls hides its readouts) or when
+# something else (the figure) is drawn over its middle.  Nothing is scrolled: this is the view as opened.
+SEEN = """el => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return false;
+    for (let a = el.parentElement; a; a = a.parentElement) {
+        const cs = getComputedStyle(a);
+        if (cs.overflowX !== 'visible') {
+            const b = a.getBoundingClientRect();
+            if (r.left < b.left - 1 || r.right > b.right + 1) return false;
+        }
+        if (a.classList.contains('jp-OutputArea-output')) break;
+    }
+    const x = r.x + r.width / 2, y = r.y + r.height / 2;
+    if (y < 0 || y > window.innerHeight) return true;        // off screen vertically: nothing to hit-test
+    return el.contains(document.elementFromPoint(x, y));
+}"""
+
+
+def _hidden_controls(explorer):
+    """The explorer's controls whose value (slider readout, dropdown, text box) the learner cannot see."""
+    hidden = []
+    for el in explorer.locator(".widget-readout, .widget-dropdown select, .widget-text input").all():
+        if not el.evaluate(SEEN):
+            hidden.append(el.locator("xpath=ancestor::*[contains(@class, 'widget-inline-hbox')][1]").inner_text())
+    return hidden
 
 
 def _errors(nb):
@@ -136,6 +174,9 @@ def test_part3_lesson_runs_and_its_explorer_answers(lab, page, lesson):
         assert explorer.locator(".widget-slider").count() >= 1
         img = explorer.locator("img.bp-figure")
         img.wait_for(state="visible")
+        explorer.scroll_into_view_if_needed()
+        hidden = _hidden_controls(explorer)
+        assert not hidden, f"{lesson}: these controls' values are hidden (clipped or under the figure): {hidden}"
 
         # one keyboard step on a slider: its readout moves and the kernel draws a new figure
         t1 = time.monotonic()
@@ -156,5 +197,10 @@ def test_part3_lesson_runs_and_its_explorer_answers(lab, page, lesson):
         t_answer = time.monotonic() - t1
         print(f"\n{lesson}: opened {t_open:.1f} s, Run All {t_run:.1f} s, explorer answered in {t_answer:.1f} s "
               f"({slider_label} {value0} -> {readout.inner_text()}); {time.monotonic() - t0:.1f} s in the browser")
+    except BaseException:
+        shot = lab.tmp / f"failed-{Path(lesson).stem}.png"
+        page.screenshot(path=str(shot))
+        print(f"\n{lesson}: the browser at the failure: {shot}")
+        raise
     finally:
         lab.shutdown_kernels()          # four trained models need not stay in memory
