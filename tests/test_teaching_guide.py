@@ -3,16 +3,13 @@ every widget setting it tells the instructor to show can be built, and it covers
 
 A section reference is a link with an anchor, ``../notebooks/08_vanishing_exploding.ipynb#2--a-chain-of-one-neuron-layers``:
 the anchor must be the GitHub-style slug (the one myst-parser gives the course website) of a heading in
-that notebook.  Files that other work in progress adds (notebooks 14-17 and the renumbered exercises) may
-be named before they land; they are listed in PENDING, and from the moment a file exists it is checked
-like any other.  The list shrinks to nothing once they are all merged.
+that notebook.
 """
 from __future__ import annotations
 
 import ast
 import json
 import re
-import warnings
 from pathlib import Path
 
 import pytest
@@ -22,17 +19,6 @@ GUIDE = ROOT / "docs" / "teaching.md"
 LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 WIDGET = re.compile(r"bp\.widgets\.(\w+)\(([^()]*(?:\([^()]*\)[^()]*)*)\)")
 SLUG_CLEAN = re.compile(r"[^\w\u4e00-\u9fff\- ]")
-
-# named in the guide, being added in parallel (issue 16's brief); checked fully as soon as they exist
-PENDING = {
-    "notebooks/14_gates.ipynb", "notebooks/15_convolution.ipynb", "notebooks/16_input_gradients.ipynb",
-    "notebooks/17_attention_gpt.ipynb",
-    "exercises/ex08_vanishing.ipynb", "exercises/ex09_initialisation.ipynb", "exercises/ex10_remedies.ipynb",
-    "exercises/ex11_optimisers.ipynb", "exercises/ex12_regularisation.ipynb", "exercises/ex13_bptt.ipynb",
-    "exercises/ex14_gates.ipynb", "exercises/ex15_convolution.ipynb", "exercises/ex16_input_gradients.ipynb",
-    "exercises/ex17_attention.ipynb", "exercises/ex18_backprop_by_hand.ipynb",
-}
-
 
 def slug(title: str) -> str:
     """GitHub-style heading slug, as myst_parser.slugs.github_slugify (the site's heading anchors)."""
@@ -67,30 +53,18 @@ def test_the_guide_exists_and_links_grading():
 
 
 def test_every_linked_file_and_section_exists():
-    problems, pending = [], set()
+    problems = []
     links = guide_links()
     assert len(links) > 100, "the guide should reference notebooks, sections and exercises throughout"
     for label, path, anchor in links:
         target = ROOT / path
         if not target.exists():
-            if path in PENDING:
-                pending.add(path)
-            else:
-                problems.append(f"[{label}] -> {path}: no such file")
+            problems.append(f"[{label}] -> {path}: no such file")
             continue
         if anchor and anchor not in heading_slugs(target):
             problems.append(f"[{label}] -> {path}#{anchor}: no heading with that anchor "
                             f"(headings: {sorted(heading_slugs(target))})")
     assert not problems, "\n".join(problems)
-    if pending:
-        warnings.warn(f"teaching.md names files not merged yet: {sorted(pending)}", stacklevel=2)
-
-
-def test_pending_references_carry_no_unverifiable_anchor():
-    """A not-yet-merged file is referenced without a section anchor (it cannot be checked)."""
-    bad = [f"{path}#{anchor}" for _, path, anchor in guide_links()
-           if path in PENDING and anchor and not (ROOT / path).exists()]
-    assert not bad, bad
 
 
 def test_every_lesson_is_in_the_plan():

@@ -682,7 +682,7 @@ def test_adversarial_explorer_takes_other_models_and_input_shapes():
 def test_adversarial_explorer_arguments():
     with pytest.raises(ValueError, match="digit must be an integer in \\[0, 448\\]"):
         bw.AdversarialExplorer(digit=449)
-    with pytest.raises(ValueError, match="eps must lie in \\[0, 0.3\\]"):
+    with pytest.raises(ValueError, match=r"AdversarialExplorer: eps must be a finite number >= 0 and <= 0.3, got 0.5"):
         bw.AdversarialExplorer(eps=0.5)
     with pytest.raises(ValueError, match="attack.*valid: FGSM, random signs"):
         bw.AdversarialExplorer(attack="PGD")
@@ -810,7 +810,7 @@ def test_gate_explorer_arguments():
         bw.GateExplorer(cell="gru")
     with pytest.raises(ValueError, match="length must be an integer in \\[2, 150\\]"):
         bw.GateExplorer(length=1)
-    with pytest.raises(ValueError, match="forget_bias must lie in"):
+    with pytest.raises(ValueError, match=r"GateExplorer: forget_bias must be a finite number >= -2 and <= 5, got 9"):
         bw.GateExplorer(forget_bias=9)
     with pytest.raises(ValueError, match="truncate .*valid: 5, 10, 20, 40"):
         bw.GateExplorer(truncate=7)

@@ -40,7 +40,8 @@ from ._base import (
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
 
 DATASETS = ("circles", "xor", "moons", "spirals", "gaussians")
-ACTIVATIONS = ("tanh", "relu", "sigmoid", "leaky_relu", "identity")
+_MENU_FIRST = ("tanh", "relu", "sigmoid")   # the usual choices lead the menu; the rest follow the engine's order
+ACTIVATIONS = _MENU_FIRST + tuple(name for name in activations.ACTIVATIONS if name not in _MENU_FIRST)
 INITS = ("xavier", "xavier_normal", "he", "he_uniform", "lecun", "normal", "constant")
 LOSSES = ("bce", "cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "momentum", "adam")
