@@ -155,17 +155,36 @@ class LabServer:
         except OSError:
             return "(no log)"
 
+    def xsrf_token(self):
+        """The server's ``_xsrf`` cookie (set by the /lab page): without a token, jupyter_server refuses a
+        DELETE or PUT that does not echo it in an ``X-XSRFToken`` header (403)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/lab", timeout=10) as r:
+                cookies = r.headers.get_all("Set-Cookie") or []
+        except OSError:
+            return None
+        for c in cookies:
+            name, _, rest = c.partition("=")
+            if name.strip() == "_xsrf":
+                return rest.split(";")[0]
+        return None
+
     def shutdown_kernels(self):
-        """Shut every running kernel down through the REST API (a test's notebook leaves its kernel running)."""
+        """Shut every running kernel down through the REST API (a test's notebook leaves its kernel running);
+        the ids of those the server did not shut down."""
         status, body = http_get(f"{self.url}/api/kernels", timeout=3)
         if status != 200:
-            return
+            return []
+        token = self.xsrf_token()
+        headers = {"X-XSRFToken": token, "Cookie": f"_xsrf={token}"} if token else {}
+        left = []
         for k in json.loads(body):
-            req = urllib.request.Request(f"{self.url}/api/kernels/{k['id']}", method="DELETE")
+            req = urllib.request.Request(f"{self.url}/api/kernels/{k['id']}", method="DELETE", headers=headers)
             try:
-                urllib.request.urlopen(req, timeout=10).close()
+                urllib.request.urlopen(req, timeout=30).close()
             except OSError:
-                pass
+                left.append(k["id"])
+        return left
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
