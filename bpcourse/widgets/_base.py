@@ -257,8 +257,14 @@ class Widget:
         raise NotImplementedError
 
     def _layout(self):
-        """The ipywidgets container; default: controls in a column left of the figure."""
-        return W.HBox([W.VBox(list(self.controls.values())), W.VBox([self.image, self.status])])
+        """The ipywidgets container; default: controls in a column left of the figure.
+
+        When the output is narrower than controls plus figure, the figure shrinks (its ``max_width`` is
+        100 %) and the controls keep their width: squeezed, their column would scroll sideways and hide the
+        sliders' readouts (seen in JupyterLab with the file browser open and a 9-inch figure).
+        """
+        return W.HBox([W.VBox(list(self.controls.values()), layout=W.Layout(flex="0 0 auto")),
+                       W.VBox([self.image, self.status], layout=W.Layout(flex="1 1 auto", min_width="0"))])
 
     def _on_change(self, name, change):
         """A control changed; default: recompute everything."""
