@@ -57,6 +57,16 @@ def pin_threads(n: int) -> None:
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
 
+def pin_torch_threads(n: int) -> None:
+    """Give torch, when it is installed, ``n`` intra-op threads and one inter-op thread."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(n)
+    torch.set_num_interop_threads(1)
+
+
 def blas_threads() -> str:
     """The thread count numpy's BLAS reports (via threadpoolctl if installed), else the env value."""
     try:
@@ -175,6 +185,16 @@ def fmt_stat(st: dict) -> str:
     return f"{med * scale:.3g} {unit} (IQR {iqr * scale:.2g})"
 
 
+def fmt_optional(st: dict | None, missing: str = "not installed") -> str:
+    """``fmt_stat`` of a contender's statistics, or ``missing`` when it did not run."""
+    return fmt_stat(st) if st else missing
+
+
+def fmt_met(met: bool | None, na: str = "n/a") -> str:
+    """A target's verdict for a report table: yes, **no**, or ``na`` (could not be decided)."""
+    return {True: "yes", False: "**no**", None: na}[met]
+
+
 # ---------------------------------------------------------------------- machine
 
 def cpu_model() -> str:
@@ -221,6 +241,12 @@ def machine_info(threads: int) -> dict:
     return info
 
 
+def numeric_header(name: str, machine: dict, threads: int) -> str:
+    """The first line a BLAS-bound benchmark prints: the CPU, the thread counts, numpy's BLAS and torch."""
+    return (f"# {name}: {machine['cpu']}, threads={threads} (BLAS {machine['blas_threads']}), "
+            f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}")
+
+
 def command_line() -> str:
     return " ".join([os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable]
                     + sys.argv)
@@ -232,6 +258,13 @@ def write_json(path, payload) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         json.dump(payload, f, indent=1)
+
+
+def write_run(args, name: str, machine: dict, **payload) -> None:
+    """Save one benchmark run to ``args.json`` (nothing without --json): its name, command line,
+    machine and arguments, then ``payload`` (the results)."""
+    write_json(args.json, {"benchmark": name, "command": command_line(), "machine": machine, "args": vars(args),
+                           **payload})
 
 
 def finish_report(lines, json_path, rows, target_s, met) -> int:

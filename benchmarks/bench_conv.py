@@ -145,9 +145,9 @@ def table(results):
     for r in results:
         c, s = r["config"], r["stats"]
         layer = f"N={c['N']}, {c['C']}→{c['F']}, {c['H']}×{c['W']}, k={c['k']}, pad {c['padding']}"
-        tor = H.fmt_stat(s["torch"]) if s["torch"] else "not installed"
+        tor = H.fmt_optional(s["torch"])
         ratio = f"{r['torch_ratio']:.2f}" if r["torch_ratio"] is not None else "–"
-        met = {True: "yes", False: "**no**", None: "n/a"}[r["met"]]
+        met = H.fmt_met(r["met"])
         rows.append(f"| {layer} | {H.fmt_stat(s['bpcourse'])} | {tor} | {ratio} | {H.fmt_time(r['naive_seconds'])} | "
                     f"{r['naive_speedup']:.0f}× | {r['target']} | {met} |")
     return "\n".join(rows)
@@ -156,26 +156,19 @@ def table(results):
 def main(argv=None):
     args = parse_args(argv)
     H.pin_threads(args.threads)
-    try:
-        import torch
-        torch.set_num_threads(args.threads)
-        torch.set_num_interop_threads(1)
-    except ImportError:
-        pass
+    H.pin_torch_threads(args.threads)
     machine = H.machine_info(args.threads)
-    print(f"# bench_conv: {machine['cpu']}, threads={args.threads} (BLAS {machine['blas_threads']}), "
-          f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}, float64", flush=True)
+    print(H.numeric_header("bench_conv", machine, args.threads) + ", float64", flush=True)
     results = []
     for cfg in CONFIGS:
         r = run_config(cfg, args)
         results.append(r)
         print(f"{r['config']}: bpcourse {H.fmt_stat(r['stats']['bpcourse'])}, torch "
-              f"{H.fmt_stat(r['stats']['torch']) if r['stats']['torch'] else 'not installed'}; "
+              f"{H.fmt_optional(r['stats']['torch'])}; "
               f"agreement {r['worst_relative_error']:.1e}", flush=True)
     print()
     print(table(results))
-    H.write_json(args.json, {"benchmark": "conv", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "results": results})
+    H.write_run(args, "conv", machine, results=results)
     return results
 
 

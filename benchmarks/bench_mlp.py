@@ -160,7 +160,7 @@ def torch_step(weights, activation, X, y, lr):
 
 def needed_matmuls(sizes, batch):
     """(M, K, N) of every product one training step needs: forward X W^T, backward dW = delta^T A_prev,
-    and dA_prev = delta W for every layer but the first (nobody needs dL/dX of the data)."""
+    and dA_prev = delta W for every layer but the first (nobody needs dC/dX of the data)."""
     shapes = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         shapes.append((batch, n_in, n_out))          # forward
@@ -272,11 +272,11 @@ def table(results, run=None, head=True):
         rows = [h, "|" + "---|" * (h.count("|") - 1)]
     for r in results:
         s = r["stats"]
-        tor = H.fmt_stat(s["torch"]) if s["torch"] else "not installed"
+        tor = H.fmt_optional(s["torch"])
         loop = H.fmt_stat(s["loop"]) if s["loop"] else "skipped"
         ratio = f"{r['torch_ratio']:.2f}" if r["torch_ratio"] is not None else "–"
         speed = f"{r['loop_speedup']:.0f}x" if r["loop_speedup"] is not None else "–"
-        met = {True: "yes", False: "**no**", None: "n/a"}[r["met"]]
+        met = H.fmt_met(r["met"])
         rows.append(f"{pre}| {r['sizes']} | {r['batch']} | {H.fmt_stat(s['bpcourse'])} | {tor} | {ratio} | {loop} | "
                     f"{speed} | {r['gflops_bpcourse']:.1f} | {r['gflops_matmul']:.1f} | "
                     f"{100 * r['matmul_fraction']:.0f} % | {r['target']} | {met} |")
@@ -287,26 +287,18 @@ def main(argv=None):
     args = parse_args(argv)
     H.pin_threads(args.threads)
     import numpy as np  # noqa: F401  (after pinning)
-    try:
-        import torch
-        torch.set_num_threads(args.threads)
-        torch.set_num_interop_threads(1)
-    except ImportError:
-        pass
+    H.pin_torch_threads(args.threads)
     machine = H.machine_info(args.threads)
-    print(f"# bench_mlp: {machine['cpu']}, threads={args.threads} (BLAS {machine['blas_threads']}), "
-          f"numpy {machine['numpy']} ({machine['numpy_blas']}), torch {machine['torch']}, "
-          f"hidden activation {args.activation}", flush=True)
+    print(H.numeric_header("bench_mlp", machine, args.threads) + f", hidden activation {args.activation}", flush=True)
     results = []
     for sizes, batch in CONFIGS:
         r = run_config(sizes, batch, args)
         results.append(r)
         print(f"{sizes} batch {batch}: bpcourse {H.fmt_stat(r['stats']['bpcourse'])}, torch "
-              f"{H.fmt_stat(r['stats']['torch']) if r['stats']['torch'] else 'not installed'}", flush=True)
+              f"{H.fmt_optional(r['stats']['torch'])}", flush=True)
     print()
     print(table(results))
-    H.write_json(args.json, {"benchmark": "mlp", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "results": results})
+    H.write_run(args, "mlp", machine, results=results)
     return results
 
 

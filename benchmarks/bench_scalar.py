@@ -180,8 +180,7 @@ def main(argv=None):
     result["heap"] = args.heap
     print()
     print(table(result))
-    H.write_json(args.json, {"benchmark": "scalar", "command": H.command_line(), "machine": machine,
-                             "args": vars(args), "nodes": nodes, "result": result})
+    H.write_run(args, "scalar", machine, nodes=nodes, result=result)
     return result
 
 
@@ -216,7 +215,7 @@ def table(result, run=None, head=True, verdict=True):
 
 
 def verdict_line(result):
-    met = {True: "yes", False: "**no**", None: "n/a (micrograd not installed)"}[result["met"]]
+    met = H.fmt_met(result["met"], na="n/a (micrograd not installed)")
     return (f"Target ({result['heap']} heap): {result['target']} — met: {met}"
             + (f" (speed-up {result['speedup']:.2f}x)" if result["speedup"] else ""))
 

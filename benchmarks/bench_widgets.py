@@ -278,9 +278,8 @@ def time_browser(presses, only=None):
     repo = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo / "tests" / "ui"))
     from playwright.sync_api import sync_playwright
-    from test_lab import _run_all_cells, _wait_kernel_idle
 
-    import conftest as ui  # make lab in a throw-away folder, Chromium's path
+    import conftest as ui  # make lab in a throw-away folder, Chromium's path, Run All, kernel idle
 
     chosen = [w for w in BROWSER_SLIDERS if not only or w[0] in only]
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
@@ -306,11 +305,11 @@ def time_browser(presses, only=None):
                 page.set_default_timeout(120_000)
                 page.goto(f"{server.url}/lab/tree/latency.ipynb")
                 page.wait_for_selector(".jp-NotebookPanel .jp-Notebook")
-                _wait_kernel_idle(page)
-                _run_all_cells(page)
+                ui.wait_kernel_idle(page)
+                ui.run_all_cells(page)
                 views = page.locator(".jp-OutputArea-output .bp-widget")
                 views.nth(len(chosen) - 1).wait_for(state="visible", timeout=300_000)
-                _wait_kernel_idle(page)
+                ui.wait_kernel_idle(page)
                 for i, (name, _, sliders) in enumerate(chosen):
                     view = views.nth(i)
                     view.scroll_into_view_if_needed()

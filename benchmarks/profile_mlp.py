@@ -64,7 +64,7 @@ def matmul_costs(net, X, repeats=20):
             W = layer.W.data
             delta = rng.random((X.shape[0], W.shape[0]))
             for what, f in ((f"{i}: A_prev @ W.T", lambda: A @ W.T), (f"{i}: delta.T @ A_prev", lambda: delta.T @ A),  # noqa: B023
-                            (f"{i}: delta @ W" + ("   (dL/dX of the data: unused)" if i == 0 else ""),
+                            (f"{i}: delta @ W" + ("   (dC/dX of the data: unused)" if i == 0 else ""),
                              lambda: delta @ W)):  # noqa: B023
                 ts = []
                 for _ in range(repeats):

@@ -51,6 +51,23 @@ def check_ids(ids, vocab_size: int, where: str) -> np.ndarray:
     return ids
 
 
+def _check_heads(dim, heads, where: str) -> tuple[int, int]:
+    """dim and heads as positive ints with dim divisible by heads, or a ValueError naming ``where``."""
+    dim, heads = positive_int(dim, "dim", where), positive_int(heads, "heads", where)
+    if dim % heads:
+        raise ValueError(f"{where}: dim must be divisible by heads, got dim={dim}, heads={heads} "
+                         f"(dim / heads = {dim / heads:g})")
+    return dim, heads
+
+
+def _check_stream(X, dim: int, where: str) -> np.ndarray:
+    """X as an array of shape (B, T, dim) with T ≥ 1 (the residual stream), or a ValueError naming ``where``."""
+    X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
+    if X.ndim != 3 or X.shape[2] != dim or X.shape[1] < 1:
+        raise ValueError(f"{where}: expected input of shape (B, T, {dim}) with T >= 1, got {X.shape}")
+    return X
+
+
 def _normal_linear(n_in: int, n_out: int, rng: np.random.Generator, std: float, name: str) -> Linear:
     lin = Linear(n_in, n_out, init="normal", seed=rng, std=std, name=name)
     return lin
@@ -104,11 +121,7 @@ class CausalSelfAttention(Module):
 
     def __init__(self, dim: int, heads: int, seed=0, std: float = STD, proj_std: float | None = None,
                  name: str | None = None):
-        dim = positive_int(dim, "dim", "CausalSelfAttention")
-        heads = positive_int(heads, "heads", "CausalSelfAttention")
-        if dim % heads:
-            raise ValueError(f"CausalSelfAttention: dim must be divisible by heads, got dim={dim}, heads={heads} "
-                             f"(dim / heads = {dim / heads:g})")
+        dim, heads = _check_heads(dim, heads, "CausalSelfAttention")
         super().__init__(name or f"CausalSelfAttention({dim}, heads={heads})")
         rng = as_rng(seed)
         self.dim, self.heads, self.d = dim, heads, dim // heads
@@ -129,9 +142,7 @@ class CausalSelfAttention(Module):
 
     def forward(self, X) -> np.ndarray:
         """(B, T, dim) -> (B, T, dim)."""
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[2] != self.dim or X.shape[1] < 1:
-            raise ValueError(f"{self.name}: expected input of shape (B, T, {self.dim}) with T >= 1, got {X.shape}")
+        X = _check_stream(X, self.dim, self.name)
         B, T, _ = X.shape
         h, d = self.heads, self.d
         QKV = self.qkv.forward(X).reshape(B, T, 3, h, d).transpose(2, 0, 3, 1, 4)   # (3, B, h, T, d)
@@ -197,10 +208,7 @@ class TransformerBlock(Module):
 
     def __init__(self, dim: int, heads: int, seed=0, std: float = STD, proj_std: float | None = None,
                  name: str | None = None):
-        dim = positive_int(dim, "dim", "TransformerBlock")
-        heads = positive_int(heads, "heads", "TransformerBlock")
-        if dim % heads:
-            raise ValueError(f"TransformerBlock: dim must be divisible by heads, got dim={dim}, heads={heads}")
+        dim, heads = _check_heads(dim, heads, "TransformerBlock")
         super().__init__(name or f"TransformerBlock({dim}, heads={heads})")
         rng = as_rng(seed)
         proj_std = std if proj_std is None else proj_std
@@ -218,9 +226,7 @@ class TransformerBlock(Module):
 
     def forward(self, X) -> np.ndarray:
         """(B, T, dim) -> (B, T, dim)."""
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[2] != self.dim:
-            raise ValueError(f"{self.name}: expected input of shape (B, T, {self.dim}), got {X.shape}")
+        X = _check_stream(X, self.dim, self.name)
         X1 = X + self.attn.forward(self.ln1.forward(X))
         self._cache = X.shape
         return X1 + self.proj.forward(self.gelu.forward(self.fc.forward(self.ln2.forward(X1))))
@@ -239,7 +245,7 @@ class TinyGPT(Module):
 
         X = tok(ids) + pos(0..T−1)      X ← block_l(X), l = 1..layers      logits = head(LN_f(X))
 
-    ``backward(dlogits)`` fills every gradient and keeps, in ``residual_grads``, dL/dX of the
+    ``backward(dlogits)`` fills every gradient and keeps, in ``residual_grads``, dC/dX of the
     residual stream at the input of each block and of the final LayerNorm (layers + 1 arrays).
     """
 
@@ -247,11 +253,8 @@ class TinyGPT(Module):
                  seed=0):
         vocab_size = positive_int(vocab_size, "vocab_size", "TinyGPT")
         block_size = positive_int(block_size, "block_size", "TinyGPT")
-        dim = positive_int(dim, "dim", "TinyGPT")
-        heads = positive_int(heads, "heads", "TinyGPT")
         layers = positive_int(layers, "layers", "TinyGPT")
-        if dim % heads:
-            raise ValueError(f"TinyGPT: dim must be divisible by heads, got dim={dim}, heads={heads}")
+        dim, heads = _check_heads(dim, heads, "TinyGPT")
         super().__init__(f"TinyGPT(vocab={vocab_size}, block={block_size}, dim={dim}, heads={heads}, "
                          f"layers={layers})")
         rng = as_rng(seed)
@@ -290,7 +293,7 @@ class TinyGPT(Module):
         return self.head.forward(self.ln_f.forward(X))
 
     def backward(self, dlogits) -> None:
-        """Fill every Parameter's gradient from dL/dlogits (B, T, vocab_size); returns None (ids are integers)."""
+        """Fill every Parameter's gradient from dC/dlogits (B, T, vocab_size); returns None (ids are integers)."""
         shape = self._cache
         dlogits = self._check_dY(dlogits, (*shape, self.vocab_size) if shape is not None else None)
         dX = self.ln_f.backward(self.head.backward(dlogits))

@@ -8,7 +8,7 @@ every deep-learning library does)
 
 where Xp is X padded with p zeros on each side; the output has H' = (H + 2p − kh) // s + 1 rows
 and W' = (W + 2p − kw) // s + 1 columns.  It is a dense layer whose weights are *local* (each
-output sees a kh×kw window) and *shared* (every window uses the same W).  With delta = dL/dZ:
+output sees a kh×kw window) and *shared* (every window uses the same W).  With delta = dC/dZ:
 
     db[f]          = Σ_{n, i, j} delta[n, f, i, j]                                   (BP3, summed over positions)
     dW[f, c, u, v] = Σ_{n, i, j} delta[n, f, i, j] · Xp[n, c, s·i + u, s·j + v]     (BP4, summed over positions)
@@ -78,6 +78,14 @@ def _check_window(X_shape, kernel, stride, padding, where: str) -> tuple[int, in
     return output_size(H, kh, sh, ph), output_size(W, kw, sw, pw)
 
 
+def _conv_args(X, W: np.ndarray, stride, padding, where: str):
+    """For the functional convolutions: stride and padding as pairs, X checked against W (F, C, kh, kw),
+    and the output size (H', W'), each failure a ValueError naming ``where``."""
+    stride, padding = _args(stride, padding, where)
+    X = _image(X, where, W.shape[1])
+    return X, stride, padding, _check_window(X.shape, W.shape[2:], stride, padding, where)
+
+
 def _pad(X: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
     ph, pw = padding
     if ph == 0 and pw == 0:
@@ -98,10 +106,8 @@ def conv2d_naive(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding=
 
     X (N, C, H, W), W (F, C, kh, kw), b (F,) -> Z (N, F, H', W').  Slow and plain: the reference.
     """
-    (sh, sw), (ph, pw) = _args(stride, padding, "conv2d_naive")
+    X, (sh, sw), (ph, pw), (Ho, Wo) = _conv_args(X, W, stride, padding, "conv2d_naive")
     F, C, kh, kw = W.shape
-    X = _image(X, "conv2d_naive", C)
-    Ho, Wo = _check_window(X.shape, (kh, kw), (sh, sw), (ph, pw), "conv2d_naive")
     Xp = _pad(X, (ph, pw))
     N = X.shape[0]
     Z = np.empty((N, F, Ho, Wo))
@@ -115,16 +121,14 @@ def conv2d_naive(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding=
 
 
 def conv2d_backward_naive(X: np.ndarray, W: np.ndarray, delta: np.ndarray, stride=1, padding=0):
-    """(dX, dW, db) of ``conv2d_naive`` for upstream gradient delta = dL/dZ, by loops.
+    """(dX, dW, db) of ``conv2d_naive`` for upstream gradient delta = dC/dZ, by loops.
 
     X (N, C, H, W), W (F, C, kh, kw), delta (N, F, H', W') -> dX like X, dW like W, db (F,).
     Every output position (n, f, i, j) hands delta[n, f, i, j] back to the bias, to the weights
     (times the window it saw: dW sums over positions) and to the window (times the weights).
     """
-    (sh, sw), (ph, pw) = _args(stride, padding, "conv2d_backward_naive")
+    X, (sh, sw), (ph, pw), (Ho, Wo) = _conv_args(X, W, stride, padding, "conv2d_backward_naive")
     F, C, kh, kw = W.shape
-    X = _image(X, "conv2d_backward_naive", C)
-    Ho, Wo = _check_window(X.shape, (kh, kw), (sh, sw), (ph, pw), "conv2d_backward_naive")
     N = X.shape[0]
     if np.shape(delta) != (N, F, Ho, Wo):
         raise ValueError(f"conv2d_backward_naive: expected delta of shape {(N, F, Ho, Wo)}, "
@@ -238,12 +242,9 @@ def conv2d_im2col(X: np.ndarray, W: np.ndarray, b: np.ndarray, stride=1, padding
     W (F, C, kh, kw) is used as the matrix W.reshape(F, C·kh·kw): exactly ``Linear``'s forward with
     the output positions as the batch.
     """
-    F, C, kh, kw = W.shape
-    X = _image(X, "conv2d_im2col", C)
-    cols = im2col(X, (kh, kw), stride, padding)                        # (N·H'·W', C·kh·kw)
-    N = X.shape[0]
-    stride, padding = _args(stride, padding, "conv2d_im2col")
-    Ho, Wo = _check_window(X.shape, (kh, kw), stride, padding, "conv2d_im2col")
+    X, stride, padding, (Ho, Wo) = _conv_args(X, W, stride, padding, "conv2d_im2col")
+    cols = im2col(X, W.shape[2:], stride, padding)                     # (N·H'·W', C·kh·kw)
+    N, F = X.shape[0], W.shape[0]
     Z = cols @ W.reshape(F, -1).T + b                                  # (N·H'·W', F)
     return Z.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), cols
 
@@ -302,7 +303,9 @@ class Conv2d(Module):
         Ho, Wo = _check_window(X.shape, self.kernel_size, self.stride, self.padding, self.name)
         check_finite(self.W.data, f"{self.name} (its weights W)")
         N, F = X.shape[0], self.out_channels
-        cols_T = _unfold(X, self.kernel_size, self.stride, self.padding, Ho, Wo, out=self._scratch("cols", X.shape))
+        kh, kw = self.kernel_size
+        buf = self._scratch("cols", X.shape[1] * kh * kw * Ho * Wo * N)      # colsᵀ (C·kh·kw, H'·W'·N)
+        cols_T = _unfold(X, self.kernel_size, self.stride, self.padding, Ho, Wo, out=buf)
         Z_T = self.W.data.reshape(F, -1) @ cols_T                      # (cols Wᵀ)ᵀ: (F, H'·W'·N)
         Z_T += self.b.data[:, None]
         self._cache = (X.shape, cols_T, (N, F, Ho, Wo))
@@ -322,15 +325,12 @@ class Conv2d(Module):
         self.W.accumulate((D_T @ cols_T.T).reshape(self.W.shape))      # BP4: Dᵀ cols
         if not input_grad:
             return None
-        dcols_T = np.matmul(W_mat.T, D_T, out=self._scratch("dcols", X_shape).reshape(cols_T.shape))  # BP2
+        dcols_T = np.matmul(W_mat.T, D_T, out=self._scratch("dcols", cols_T.size).reshape(cols_T.shape))  # BP2
         return _fold(dcols_T, X_shape, self.kernel_size, self.stride, self.padding)
 
-    def _scratch(self, what, X_shape):
-        """A buffer kept between calls for the unfolded matrices (fresh arrays of this size cost
-        more in page faults than the arithmetic); reallocated when the input shape changes."""
-        N, C, H, W = X_shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        size = N * output_size(H, kh, sh, ph) * output_size(W, kw, sw, pw) * C * kh * kw
+    def _scratch(self, what, size):
+        """A buffer of ``size`` floats kept between calls for the unfolded matrices (fresh arrays of
+        this size cost more in page faults than the arithmetic); reallocated when the size changes."""
         buf = self._buffers.get(what)
         if buf is None or buf.size != size:
             buf = self._buffers[what] = np.empty(size)

@@ -12,7 +12,7 @@ Batches are rows: an input X has shape (N, n_in).  For a fully connected layer
 
 Every ``forward`` caches what its ``backward`` needs; every ``backward(dY)`` *adds*
 into each Parameter's ``.grad`` (call ``zero_grad()`` between steps, as in PyTorch)
-and returns a new array dL/dX — upstream gradients are never modified in place.
+and returns a new array dC/dX — upstream gradients are never modified in place.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import numpy as np
 from . import activations
 from .activations import ACTIVATIONS
 from .init import initialize
-from .module import Module, Parameter, check_finite
+from .module import Module, Parameter, backward_for_parameters, check_finite
 from .validate import as_rng, choice, layer_sizes, positive_int
 
 __all__ = ["accumulate_product", "Linear", "Activation", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Identity", "GELU",
@@ -176,18 +176,8 @@ class Sigmoid(Activation):
     kind = "sigmoid"
 
     def _f(self, Z):
-        """σ(z) = 1 / (1 + e^{−z}) in four in-place passes (this is the hot path of training).
-
-        Stable without the two-branch form: e^{−z} is capped at e^{700} (e^{80} for float32), so it
-        never overflows; for z < −700 that returns ~1e−304 where the exact value is smaller still.
-        It agrees with ``activations.sigmoid`` to a few ulps (tested).
-        """
-        A = np.negative(Z, dtype=Z.dtype if Z.dtype.kind == "f" else np.float64)
-        np.minimum(A, 700.0 if A.dtype.itemsize >= 8 else 80.0, out=A)
-        np.exp(A, out=A)
-        A += 1.0
-        np.reciprocal(A, out=A)
-        return A
+        """σ(z) by ``activations.capped_sigmoid`` (four in-place passes: the hot path of training)."""
+        return activations.capped_sigmoid(Z)
 
     def _fprime(self, Z, A):
         G = 1.0 - A                   # σ' = σ(1 − σ) from the cached output, one temporary
@@ -283,16 +273,21 @@ class Sequential(Module):
         return X
 
     def backward(self, dY, input_grad=True):
-        """Run every layer's backward in reverse; returns dL/dX (None if ``input_grad=False``)."""
+        """Run every layer's backward in reverse; returns dC/dX.
+
+        ``input_grad=False`` returns None, and the first layer skips dC/dX when its backward takes
+        ``input_grad`` (``module.backward_for_parameters``): the input is data, nothing needs its gradient.
+        """
         layers = self.layers
         for layer in layers[:0:-1]:
             dY = layer.backward(dY)
         if not layers:
             return dY
         first = layers[0]
-        if not input_grad and isinstance(first, (Linear, Sequential)):
-            return first.backward(dY, input_grad=False)
-        return first.backward(dY)
+        if input_grad:
+            return first.backward(dY)
+        backward_for_parameters(first, dY)
+        return None
 
     def __getitem__(self, i):
         return self.layers[i]

@@ -7,19 +7,24 @@
     draw_network([2, 3, 1])                # neurons in columns
     draw_network([2, 3, 1], weights=net)   # edges coloured by the sign and size of each weight
 
-No graphviz or other system binary is needed.  Both functions return the Axes they drew on.
+    draw_layer_shapes([6, 4, 3], N=5)      # the forward and backward matrix products of each layer
+
+No graphviz or other system binary is needed.  ``draw_graph`` and ``draw_network`` return the Axes
+they drew on, ``draw_layer_shapes`` its list of Axes (one per layer).
 """
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .plotting import PALETTE
 from .scalar import Value
-from .validate import layer_sizes
+from .validate import layer_sizes, positive_int
 
-__all__ = ["draw_graph", "draw_network", "MAX_GRAPH_NODES"]
+__all__ = ["draw_graph", "draw_network", "draw_layer_shapes", "MAX_GRAPH_NODES"]
 
 MAX_GRAPH_NODES = 200
 """``draw_graph`` refuses larger graphs: nobody can read them (the drawing is for small examples)."""
@@ -261,3 +266,89 @@ def draw_network(sizes, ax=None, weights=None, labels=True, values=None, fmt=".3
     ax.set_ylim(-(tallest - 1) * dy / 2 - (2.0 if labels else 0.6), (tallest - 1) * dy / 2 + 0.6)
     ax.set_axis_off()
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# the matrix products of one layer, as grids (notebook 04, shape bookkeeping)
+# --------------------------------------------------------------------------------------------
+
+_SHAPE_COLOURS = {"A": "#cfe2f3", "W": "#fce5cd", "Z": "#d9ead3", "d": "#f4cccc"}
+
+
+def _grid(ax, x0, y0, label, shape, colour):
+    """A (rows, cols) matrix as a grid of unit cells, top-left corner at (x0, y0); returns its right edge.
+
+    The outline is a Rectangle with gid "matrix" and label ``label``; the text above it reads
+    "<label>\\n<rows>×<cols>".
+    """
+    from matplotlib.patches import Rectangle
+
+    rows, cols = shape
+    ax.add_patch(Rectangle((x0, y0 - rows), cols, rows, facecolor=colour, edgecolor="k", lw=1.2,
+                           gid="matrix", label=label))
+    for r in range(1, rows):
+        ax.plot([x0, x0 + cols], [y0 - r, y0 - r], color="k", lw=0.3)
+    for c in range(1, cols):
+        ax.plot([x0 + c, x0 + c], [y0, y0 - rows], color="k", lw=0.3)
+    ax.text(x0 + cols / 2, y0 + 0.4, f"{label}\n{rows}×{cols}", ha="center", va="bottom", fontsize=8)
+    return x0 + cols
+
+
+def _product(ax, y0, terms):
+    """terms: [(label, shape, colour), "@", (...), "=", (...)] drawn left to right at height y0."""
+    x = 0.0
+    for t in terms:
+        if isinstance(t, str):
+            ax.text(x + 0.9, y0 - 1.5, t, ha="center", va="center", fontsize=14)
+            x += 1.8
+        else:
+            x = _grid(ax, x, y0, *t)
+    return x
+
+
+def _layer_products(l, n_in, n_out, N):
+    """The three products of layer l (forward Z, then dW and dA_prev), each as [term, op, term, "=", term]."""
+    c = _SHAPE_COLOURS
+    A, W = (f"A{l - 1}", (N, n_in), c["A"]), (f"W{l}", (n_out, n_in), c["W"])
+    return [
+        [A, "@", (f"W{l}.T", (n_in, n_out), c["W"]), "=", (f"Z{l}", (N, n_out), c["Z"])],
+        [(f"delta{l}.T", (n_out, N), c["d"]), "@", A, "=", (f"dW{l}", (n_out, n_in), c["d"])],
+        [(f"delta{l}", (N, n_out), c["d"]), "@", W, "=", (f"dA{l - 1}", (N, n_in), c["d"])],
+    ]
+
+
+def draw_layer_shapes(sizes: Sequence[int], N: int, axes: Any = None) -> list[Any]:
+    """The matrix products of every Linear layer of a network on a batch of N rows, drawn to scale.
+
+    One panel per layer l (sizes[l-1] -> sizes[l] units), three rows of grids, one cell per entry:
+    forward  ``Z = A_prev @ W.T``  (N, n_in) @ (n_in, n_out) = (N, n_out);
+    backward ``dW = delta.T @ A_prev``  (n_out, N) @ (N, n_in) = (n_out, n_in)  (BP4, summed over the batch)
+    and ``dA_prev = delta @ W``  (N, n_out) @ (n_out, n_in) = (N, n_in)  (BP2 before the σ′ factor).
+    Every matrix's outline is a Rectangle with gid "matrix", label its name (e.g. "delta2.T"), width
+    its number of columns and height its number of rows.  All panels share one scale.
+
+    sizes: e.g. [6, 4, 3];  N: the batch size;  axes: optional sequence of len(sizes) - 1 Axes.
+    Returns the list of Axes.
+    """
+    sizes = layer_sizes(sizes, "draw_layer_shapes")
+    N = positive_int(N, "N (the batch size)", "draw_layer_shapes")
+    if axes is None:
+        import matplotlib.pyplot as plt
+        _, axes = plt.subplots(1, len(sizes) - 1, figsize=(5.5 * (len(sizes) - 1), 6))
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != len(sizes) - 1:
+        raise ValueError(f"draw_layer_shapes: got {len(axes)} Axes, expected one per layer, {len(sizes) - 1}")
+    widths = []
+    for l, ax in enumerate(axes, start=1):
+        n_in, n_out = sizes[l - 1], sizes[l]
+        widths.append(max(_product(ax, y0, terms)
+                          for y0, terms in zip((0, -10, -20), _layer_products(l, n_in, n_out, N))))
+        ax.set_title(f"layer {l}: Linear({n_in}->{n_out}), batch N={N}", fontsize=10)
+    for ax in axes:                       # one scale for all panels, so sizes compare
+        ax.set_xlim(-0.5, max(widths) + 0.5)
+        ax.set_ylim(-20 - max(sizes + [N]) - 0.5, 4.5)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    axes[0].text(-0.5, 3.4, "forward", fontsize=10, weight="bold")
+    axes[0].text(-0.5, -6.6, "backward", fontsize=10, weight="bold")
+    return axes

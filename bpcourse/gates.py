@@ -43,23 +43,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import capped_sigmoid as sigmoid
 from .init import initialize
-from .module import Module, Parameter, check_finite
-from .rnn import check_truncate, truncation_cut
+from .module import Module, Parameter
+from .rnn import Recurrent, check_truncate, truncation_cut
 from .validate import as_rng, positive_int, real
 
 __all__ = ["LSTM", "GRU", "LastStep", "lstm_step_forward", "lstm_step_backward", "gru_step_forward",
            "gru_step_backward"]
-
-
-def sigmoid(A):
-    """σ(a) = 1 / (1 + e^{−a}) in place on a new array; e^{−a} is capped at e^{700}, so no overflow."""
-    S = np.negative(A)
-    np.minimum(S, 700.0, out=S)
-    np.exp(S, out=S)
-    S += 1.0
-    np.reciprocal(S, out=S)
-    return S
 
 
 def tanh(A):
@@ -86,8 +77,8 @@ def _lstm_cell(A, c_prev):
 
 
 def _lstm_cell_backward(dh, dc_next, c_prev, gates):
-    """dh = dL/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
-    -> (da (N, 4n), dc (N, n)) with dc = dL/dc_t in full.  The cell path back is dc ⊙ f_t."""
+    """dh = dC/dh_t (loss + step t+1), dc_next = the gradient reaching c_t from step t+1 (N, n)
+    -> (da (N, 4n), dc (N, n)) with dc = dC/dc_t in full.  The cell path back is dc ⊙ f_t."""
     i, f, g, o, tanh_c = gates
     dc = dc_next + dh * o * (1.0 - tanh_c * tanh_c)  # h_t = o ⊙ tanh(c_t): the two paths into c_t add
     da = np.concatenate([dc * g * i * (1.0 - i),     # input gate
@@ -108,7 +99,7 @@ def lstm_step_forward(x, h_prev, c_prev, W_xh, W_hh, b):
 
 
 def lstm_step_backward(dh, dc, cache, W_xh, W_hh):
-    """Backward of ``lstm_step_forward``: dh, dc = dL/dh_t, dL/dc_t (N, n), the cache it returned.
+    """Backward of ``lstm_step_forward``: dh, dc = dC/dh_t, dC/dc_t (N, n), the cache it returned.
 
     Returns (dx, dh_prev, dc_prev, dW_xh, dW_hh, db) for this one step.
     """
@@ -130,8 +121,8 @@ def _gru_cell(Ax, h_prev, W_hh, b_hn):
 
 
 def _gru_cell_backward(dh, h_prev, gates):
-    """dh = dL/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
-    and dh ⊙ z, the part of dL/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
+    """dh = dC/dh_t (N, n) -> (dAx, dAh) (N, 3n): gradients of the input-side and hidden-side sums,
+    and dh ⊙ z, the part of dC/dh_{t−1} that skips the weights (the rest is dAh W_hh)."""
     r, z, cand, hn = gates
     da_n = dh * (1.0 - z) * (1.0 - cand * cand)
     da_r = da_n * hn * r * (1.0 - r)
@@ -167,14 +158,17 @@ def _stacked(init, n_in, n_hidden, gates, rng):
     return np.vstack([initialize(init, n_in, n_hidden, rng) for _ in range(gates)])
 
 
-class _Gated(Module):
-    """What LSTM and GRU share with RNN: argument checks, input checks, truncation, gradient norms."""
+class _Gated(Recurrent):
+    """What LSTM and GRU share: parameters, argument checks, the BPTT walk, gradient norms (the input
+    checks and the truncation window come from ``Recurrent``, shared with RNN)."""
 
     GATES = 0
     kind = ""
+    KEEP_BIAS = ""      # the name of the bias of block 1, the gate that keeps the old state (see keep_gates)
 
-    def __init__(self, n_in, n_hidden, seed, init, truncate, name):
+    def __init__(self, n_in, n_hidden, seed, init, truncate, name, keep_bias):
         where = type(self).__name__
+        keep_bias = real(keep_bias, self.KEEP_BIAS, where)
         self.n_in = positive_int(n_in, "n_in", where)
         self.n_hidden = positive_int(n_hidden, "n_hidden", where)
         self.truncate = check_truncate(truncate, where)
@@ -184,30 +178,13 @@ class _Gated(Module):
         self.W_xh = Parameter(_stacked(init, self.n_in, self.n_hidden, m, rng), "W_xh")
         self.W_hh = Parameter(_stacked(init, self.n_hidden, self.n_hidden, m, rng), "W_hh")
         self.b = Parameter(np.zeros(m * self.n_hidden), "b")
+        self.b.data[self.n_hidden:2 * self.n_hidden] = keep_bias
+        setattr(self, self.KEEP_BIAS, keep_bias)
         self.dh0 = None
         self._cache = None
 
     def own_parameters(self):
         return [self.W_xh, self.W_hh, self.b]
-
-    def _check_X(self, X):
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[2] != self.n_in or X.shape[1] < 1:
-            hint = " (one sequence? use X[None])" if X.ndim == 2 and X.shape[-1] == self.n_in else ""
-            raise ValueError(f"{self.name}: expected input of shape (N, T, {self.n_in}) with T ≥ 1, "
-                             f"got {X.shape}{hint}")
-        check_finite(X, self.name)
-        return X
-
-    def _check_state(self, S, N, label):
-        if S is None:
-            return np.zeros((N, self.n_hidden))
-        S = np.asarray(S, dtype=np.float64)
-        if S.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}: expected initial state {label} of shape ({N}, {self.n_hidden}), "
-                             f"got {S.shape}")
-        check_finite(S, f"{self.name} (initial state {label})")
-        return S
 
     def keep_gates(self):
         """The gate that keeps the old state at every step of the last forward, (N, T, n_hidden):
@@ -216,40 +193,69 @@ class _Gated(Module):
             raise RuntimeError(f"{self.name}: no gate values before the first forward()")
         return np.stack([g[1] for g in self._cache["gates"]], axis=1)
 
-    def _window(self):
-        """The truncation window k (None: full BPTT), re-checked in case it was set after construction."""
-        self.truncate = check_truncate(self.truncate, type(self).__name__)
-        return self.truncate
-
     def _check_dH(self, dH):
         shape = self._cache["X"].shape[:2] + (self.n_hidden,) if self._cache is not None else None
         return self._check_dY(dH, shape)
 
-    def last_state_gradients(self, X, h0=None, dh_T=None, **state):
-        """Forward, then BPTT for L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
+    def _walk_back(self, dH, step, carried):
+        """The loop of BPTT, shared by the LSTM and the GRU: t = T..1 over dH (N, T, n), the loss's gradient.
 
-        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dL/dh_t
-        (and, for the LSTM, "dc" with dc[t] = dL/dc_t).  Parameter gradients are untouched.
+        What step t+1 sends back is ``carry``, a tuple of ``carried`` (N, n) arrays with dC/dh_t first (the
+        LSTM also carries dC/dc_t); dh_t = dH_t + carry[0] (the two paths into h_t add), and
+        ``step(t, dh_t, carry)`` returns what goes on to step t−1.  Steps that come after the last non-zero
+        dH_t are skipped (no gradient reaches them); at a truncation cut the carry restarts from zeros.
+        Returns dh (T+1, N, n), time-major, dh[t] = dC/dh_t, and the carry that reaches the initial state.
         """
-        H = self.forward(X, h0, **state)
-        N = H.shape[0]
-        dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
-        if dh_T.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}.hidden_gradient_norms: expected dh_T of shape "
-                             f"({N}, {self.n_hidden}), got {dh_T.shape}")
-        dH = np.zeros_like(H)
-        dH[:, -1] = dh_T
-        return self._bptt(dH, accumulate=False)
+        dH = dH.transpose(1, 0, 2)                   # a view: dH[t] is the loss's gradient on h_{t+1}
+        T, N, n = dH.shape
+        dh = np.zeros((T + 1, N, n))
+        carry = tuple(np.zeros((N, n)) for _ in range(carried))
+        live = False                                 # False while no gradient has arrived yet
+        k = self._window()
+        for t in range(T - 1, -1, -1):               # array index t is time step t+1
+            live = live or bool(dH[t].any())
+            if live:
+                dh[t + 1] = dH[t] + carry[0]
+                carry = step(t, dh[t + 1], carry)
+            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
+                carry, live = tuple(np.zeros((N, n)) for _ in range(carried)), False
+        dh[0] = carry[0]
+        return dh, carry
+
+    def backward(self, dH):
+        """BPTT: dH (N, T, n_hidden) = dC/dh_t from the loss -> dC/dX (N, T, n_in).
+
+        Adds the time-summed gradients into the parameters' ``.grad``; stores dC/dh_0 in ``dh0`` (and,
+        for the LSTM, dC/dc_0 in ``dc0``), shape (N, n_hidden).
+        """
+        grads = self._bptt(self._check_dH(dH))
+        self.dh0 = grads["dh"][0].copy()
+        if "dc" in grads:
+            self.dc0 = grads["dc"][0].copy()
+        return grads["dX"]
+
+    def last_state_gradients(self, X, h0=None, dh_T=None, **state):
+        """Forward, then BPTT for C = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)).
+
+        Returns a dict: "dX" (N, T, n_in) and, time-major (T+1, N, n_hidden), "dh" with dh[t] = dC/dh_t
+        (and, for the LSTM, "dc" with dc[t] = dC/dc_t).  Parameter gradients are untouched.
+        """
+        return self._bptt(self._last_state_dH(self.forward(X, h0, **state), dh_T), accumulate=False)
+
+    def last_state_norms(self, X, h0=None, dh_T=None, **state):
+        """``last_state_gradients``' time-major arrays as norms over the whole batch, one per step t = 0..T:
+        "dh" (‖dC/dh_t‖) and, for the LSTM, "dc" (‖dC/dc_t‖), each of length T+1 (one forward and backward)."""
+        grads = self.last_state_gradients(X, h0, dh_T, **state)
+        return {k: np.sqrt((d * d).sum(axis=(1, 2))) for k, d in grads.items() if k != "dX"}
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None, **state):
-        """‖dL/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
+        """‖dC/dh_t‖ for t = 0..T (length T+1) when the loss reads only the last state.
 
         L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)); the norm is over the whole
         batch.  Runs its own forward and backward (truncated if ``truncate`` is set); parameter
         gradients are untouched.  ``c0=`` passes the LSTM's initial cell state.
         """
-        dh = self.last_state_gradients(X, h0, dh_T, **state)["dh"]     # time-major: dh[t] = dL/dh_t
-        return np.sqrt((dh * dh).sum(axis=(1, 2)))
+        return self.last_state_norms(X, h0, dh_T, **state)["dh"]
 
     def _accumulate(self, DA_x, DA_h, X, Hs):
         """Shared weights sum over time: dW_xh = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t−1}, db = Σ da_t,
@@ -282,19 +288,18 @@ class LSTM(_Gated):
     with n = n_hidden.  ``forget_bias`` initialises the forget block b[n:2n] (Jozefowicz et al.
     2015 recommend 1: the cell starts out keeping most of its content, f = σ(1) ≈ 0.73).
     init: initialiser for each gate block of both matrices.  truncate: None (full BPTT) or k ≥ 1.
-    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dL/dh_0 and
-    dL/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
+    ``forward(X, h0=None, c0=None)``; after ``backward``, ``dh0`` and ``dc0`` hold dC/dh_0 and
+    dC/dc_0, shape (N, n_hidden).  The cell states of the last forward are ``C`` (N, T, n).
     Inside, states are stored time-major, (T+1, N, n), so that every step reads contiguous rows.
     """
 
     GATES = 4
     kind = "lstm"
+    KEEP_BIAS = "forget_bias"
+    forget_bias: float
 
     def __init__(self, n_in, n_hidden, seed=0, forget_bias=1.0, init="xavier", truncate=None, name=None):
-        forget_bias = real(forget_bias, "forget_bias", "LSTM")
-        super().__init__(n_in, n_hidden, seed, init, truncate, name)
-        self.forget_bias = forget_bias
-        self.b.data[self.n_hidden:2 * self.n_hidden] = forget_bias
+        super().__init__(n_in, n_hidden, seed, init, truncate, name, forget_bias)
         self.dc0 = None
 
     def __call__(self, X, h0=None, c0=None):
@@ -325,44 +330,26 @@ class LSTM(_Gated):
 
     def _bptt(self, dH, accumulate=True):
         """Walk t = T..1 (truncated if set).  Returns dX (N, T, n_in) and, time-major (T+1, N, n),
-        dh[t] = dL/dh_t and dc[t] = dL/dc_t (t = 0 is the initial state)."""
+        dh[t] = dC/dh_t and dc[t] = dC/dc_t (t = 0 is the initial state)."""
         cache = self._cache
         X, Hs, Cs, gates = cache["X"], cache["Hs"], cache["Cs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
-        dH = dH.transpose(1, 0, 2)                   # a view: dH[t] is the loss's gradient on h_{t+1}
         DA = np.zeros((T, N, 4 * n))
-        dh, dc = np.zeros((T + 1, N, n)), np.zeros((T + 1, N, n))
-        dh_next, dc_next = np.zeros((N, n)), np.zeros((N, n))
-        live = False                                 # False while no gradient has arrived yet
-        W_hh, k = self.W_hh.data, self._window()
-        for t in range(T - 1, -1, -1):
-            live = live or bool(dH[t].any())
-            if live:
-                dh[t + 1] = dH[t] + dh_next          # the two paths into h_t add
-                DA[t], dc[t + 1] = _lstm_cell_backward(dh[t + 1], dc_next, Cs[t], gates[t])
-                dc_next = dc[t + 1] * gates[t][1]    # the cell path: ∂c_t/∂c_{t−1} = diag(f_t)
-                dh_next = DA[t] @ W_hh
-            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
-                dh_next, dc_next, live = np.zeros((N, n)), np.zeros((N, n)), False
-        dh[0], dc[0] = dh_next, dc_next
+        dc = np.zeros((T + 1, N, n))
+        W_hh = self.W_hh.data
+
+        def step(t, dh_t, carry):                    # carry: dC/dh_t and dC/dc_t from step t+1
+            DA[t], dc[t + 1] = _lstm_cell_backward(dh_t, carry[1], Cs[t], gates[t])
+            return DA[t] @ W_hh, dc[t + 1] * gates[t][1]     # the cell path: ∂c_t/∂c_{t−1} = diag(f_t)
+
+        dh, carry = self._walk_back(dH, step, carried=2)
+        dc[0] = carry[1]                             # what reaches the initial cell state c_0
         dX = self._accumulate(DA, DA, X, Hs) if accumulate else self._input_grad(DA)
         return {"dX": dX, "dh": dh, "dc": dc}
 
-    def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss -> dL/dX (N, T, n_in).
-
-        Adds the time-summed gradients into W_xh.grad, W_hh.grad and b.grad; stores dL/dh_0 and
-        dL/dc_0 in ``dh0`` and ``dc0``.
-        """
-        dH = self._check_dH(dH)
-        grads = self._bptt(dH)
-        self.dh0, self.dc0 = grads["dh"][0].copy(), grads["dc"][0].copy()
-        return grads["dX"]
-
     def cell_gradient_norms(self, X, h0=None, c0=None, dh_T=None):
-        """‖dL/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (L = Σ dh_T ⊙ h_T)."""
-        dc = self.last_state_gradients(X, h0, dh_T, c0=c0)["dc"]
-        return np.sqrt((dc * dc).sum(axis=(1, 2)))
+        """‖dC/dc_t‖ for t = 0..T, for the loss of ``hidden_gradient_norms`` (C = Σ dh_T ⊙ h_T)."""
+        return self.last_state_norms(X, h0, dh_T, c0=c0)["dc"]
 
 
 class GRU(_Gated):
@@ -373,17 +360,16 @@ class GRU(_Gated):
     multiplies (PyTorch's ``bias_hh`` is (0, 0, b_hn) with our ``b`` as its ``bias_ih``).
     ``update_bias`` initialises the update block b[n:2n] (0 by default; a positive value makes
     the unit start out copying h_{t−1}, z = σ(update_bias), like an LSTM's forget bias).
-    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
+    ``forward(X, h0=None)``; after ``backward``, ``dh0`` holds dC/dh_0, shape (N, n_hidden).
     """
 
     GATES = 3
     kind = "gru"
+    KEEP_BIAS = "update_bias"
+    update_bias: float
 
     def __init__(self, n_in, n_hidden, seed=0, update_bias=0.0, init="xavier", truncate=None, name=None):
-        update_bias = real(update_bias, "update_bias", "GRU")
-        super().__init__(n_in, n_hidden, seed, init, truncate, name)
-        self.update_bias = update_bias
-        self.b.data[self.n_hidden:2 * self.n_hidden] = update_bias
+        super().__init__(n_in, n_hidden, seed, init, truncate, name, update_bias)
         self.b_hn = Parameter(np.zeros(self.n_hidden), "b_hn")
 
     def own_parameters(self):
@@ -406,40 +392,24 @@ class GRU(_Gated):
         return Hs[1:].transpose(1, 0, 2).copy()
 
     def _bptt(self, dH, accumulate=True):
-        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dL/dh_t."""
+        """Walk t = T..1 (truncated if set); returns dX (N, T, n_in) and dh (T+1, N, n), dh[t] = dC/dh_t."""
         cache = self._cache
         X, Hs, gates = cache["X"], cache["Hs"], cache["gates"]
         T, N, n = Hs.shape[0] - 1, Hs.shape[1], self.n_hidden
-        dH = dH.transpose(1, 0, 2)
         DAx, DAh = np.zeros((T, N, 3 * n)), np.zeros((T, N, 3 * n))
-        dh = np.zeros((T + 1, N, n))
-        dh_next = np.zeros((N, n))
-        live = False
-        W_hh, k = self.W_hh.data, self._window()
-        for t in range(T - 1, -1, -1):
-            live = live or bool(dH[t].any())
-            if live:
-                dh[t + 1] = dH[t] + dh_next
-                DAx[t], DAh[t], dh_skip = _gru_cell_backward(dh[t + 1], Hs[t], gates[t])
-                dh_next = dh_skip + DAh[t] @ W_hh    # through z (no weights) and through the gates
-            if truncation_cut(t, T, k):              # truncated BPTT: nothing flows into the window before
-                dh_next, live = np.zeros((N, n)), False
-        dh[0] = dh_next
+        W_hh = self.W_hh.data
+
+        def step(t, dh_t, carry):
+            DAx[t], DAh[t], dh_skip = _gru_cell_backward(dh_t, Hs[t], gates[t])
+            return (dh_skip + DAh[t] @ W_hh,)        # through z (no weights) and through the gates
+
+        dh, _ = self._walk_back(dH, step, carried=1)
         if accumulate:
             dX = self._accumulate(DAx, DAh, X, Hs)
             self.b_hn.accumulate(DAh[:, :, 2 * n:].sum(axis=(0, 1)))
         else:
             dX = self._input_grad(DAx)
         return {"dX": dX, "dh": dh}
-
-    def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) -> dL/dX (N, T, n_in); parameter gradients summed over time,
-        dL/dh_0 in ``dh0``."""
-        dH = self._check_dH(dH)
-        grads = self._bptt(dH)
-        self.dh0 = grads["dh"][0].copy()
-        return grads["dX"]
-
 
 class LastStep(Module):
     """(N, T, n) -> (N, n): the last time step, H[:, −1].  Backward puts dY at step T, zeros elsewhere."""

@@ -98,8 +98,8 @@ def _errors(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
 
     What ``fn`` may be:
     * a Module — checked on the input X (first of ``inputs``) and on every Parameter, with the
-      scalar L = Σ Y ⊙ G for a random (seeded) upstream gradient G;
-    * a Loss — called as fn(pred, target); dL/dpred from ``fn.backward()`` is checked;
+      scalar C = Σ Y ⊙ G for a random (seeded) upstream gradient G;
+    * a Loss — called as fn(pred, target); dC/dpred from ``fn.backward()`` is checked;
     * a function f(*inputs) -> array, with ``grad(*inputs, G) -> dX or tuple of dX`` its
       analytic backward for upstream gradient G.
     """
@@ -128,7 +128,7 @@ def _errors(fn, *inputs, grad=None, h=1e-6, seed=0, wrt_inputs=True):
     elif callable(fn):
         if grad is None:
             raise TypeError("gradcheck of a plain function needs grad=, its analytic backward "
-                            "grad(*inputs, G) returning dL/dinput for upstream gradient G")
+                            "grad(*inputs, G) returning dC/dinput for upstream gradient G")
         G = rng.standard_normal(np.shape(fn(*xs)))
         analytic = grad(*xs, G)
         analytic = analytic if isinstance(analytic, (tuple, list)) else (analytic,)

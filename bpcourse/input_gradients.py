@@ -1,19 +1,19 @@
 """Gradients with respect to the input (notebook 16): saliency, FGSM, optimising an input.
 
-Every layer's ``backward`` returns dL/dX as well as filling its parameters' gradients, so one
+Every layer's ``backward`` returns dC/dX as well as filling its parameters' gradients, so one
 backward pass through a whole model ends with the gradient of the loss (or of any score) with
 respect to the *data*.  Three uses:
 
 * **saliency** (Simonyan, Vedaldi & Zisserman 2014):  |∂S_c/∂x|, where S_c is the logit of class c
   (the score before the softmax): which pixels would change the class score most.
 * **the fast gradient sign method, FGSM** (Goodfellow, Shlens & Szegedy 2015):
-  x_adv = clip(x + ε · sign(∂L/∂x)), one step that raises the loss as much as a step of
+  x_adv = clip(x + ε · sign(∂C/∂x)), one step that raises the loss as much as a step of
   max-norm ε can to first order.
 * **class visualisation** (Simonyan et al. 2014, their eq. 1): gradient *ascent* on the input,
-  x ← x + η (∂S_c/∂x − 2λx), which maximises S_c(x) − λ‖x‖².
+  x ← x + η (∂S_c/∂x − 2αx), which maximises S_c(x) − α‖x‖² (α is the argument ``l2``).
 
-All three work for any ``bp.nn`` model whose ``forward`` maps a batch X (N, ...) to logits (N, C)
-and whose ``backward(dY)`` returns dL/dX: an MLP on (N, 64) pixels, a CNN on (N, 1, 8, 8) images.
+All three work for any ``bp.nn`` model whose ``forward`` maps a batch X (N, ...) to logits (N, K)
+and whose ``backward(dY)`` returns dC/dX: an MLP on (N, 64) pixels, a CNN on (N, 1, 8, 8) images.
 
 Conventions, the same for every function here:
 
@@ -69,19 +69,19 @@ def _as_batch(X: Any, where: str) -> np.ndarray:
     return X
 
 
-def _check_targets(target: Any, N: int, C: int, where: str, name: str = "target") -> np.ndarray:
-    """One class index (used for every example) or N of them, each in [0, C)."""
+def _check_targets(target: Any, N: int, K: int, where: str, name: str = "target") -> np.ndarray:
+    """One class index (used for every example) or N of them, each in [0, K)."""
     t = np.asarray(target)
     if t.dtype.kind not in "iu" or t.ndim > 1:
         raise ValueError(f"{where}: {name} must be a class index or an array of {N} class indices "
-                         f"(integers in [0, {C})), got {target!r}")
+                         f"(integers in [0, {K})), got {target!r}")
     if t.ndim == 0:
         t = np.full(N, int(t))
     if t.shape != (N,):
         raise ValueError(f"{where}: {name} must be one class index or {N} of them (one per row of X), "
                          f"got shape {t.shape}")
-    if t.min() < 0 or t.max() >= C:
-        raise ValueError(f"{where}: {name} must lie in [0, {C}) for a model with {C} outputs, "
+    if t.min() < 0 or t.max() >= K:
+        raise ValueError(f"{where}: {name} must lie in [0, {K}) for a model with {K} outputs, "
                          f"got values from {t.min()} to {t.max()}")
     return t.astype(np.int64)
 
@@ -105,6 +105,18 @@ def _check_bounds(bounds: Any, X: np.ndarray, where: str) -> tuple[np.ndarray, n
                          "pass the range your data was scaled to (bp.data.load_digits() pixels: (0, 1); "
                          "standardised data: ((0 - mean) / std, (1 - mean) / std)), or bounds=None not to clip")
     return low, high
+
+
+def _perturbation_args(X: Any, eps: Any, bounds: Any, where: str):
+    """fgsm's and random_sign_noise's arguments checked: (eps, X as a float batch, bounds or None)."""
+    eps = real(eps, "eps", where, low=0)
+    X = _as_batch(X, where)
+    return eps, X, _check_bounds(bounds, X, where)
+
+
+def _clip(X: np.ndarray, box: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """X clipped into box = (low, high); X itself when box is None."""
+    return X if box is None else np.clip(X, *box)
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +145,7 @@ def _logits(model: Module, X: np.ndarray, where: str) -> np.ndarray:
         raise ValueError(f"{where}: the model cannot take X of shape {X.shape}: {err}") from err
     Z = np.asarray(Z)
     if Z.ndim != 2 or Z.shape[0] != X.shape[0]:
-        raise ValueError(f"{where}: the model must map X (N, ...) to logits of shape (N, C); "
+        raise ValueError(f"{where}: the model must map X (N, ...) to logits of shape (N, K) for K classes; "
                          f"for X of shape {X.shape} it returned shape {Z.shape}")
     return Z
 
@@ -141,7 +153,7 @@ def _logits(model: Module, X: np.ndarray, where: str) -> np.ndarray:
 def _backward(model: Module, dZ: np.ndarray, X: np.ndarray, where: str) -> np.ndarray:
     dX = model.backward(dZ)
     if dX is None or np.shape(dX) != X.shape:
-        raise ValueError(f"{where}: the model's backward must return dL/dX of X's shape {X.shape}, "
+        raise ValueError(f"{where}: the model's backward must return dC/dX of X's shape {X.shape}, "
                          f"got {None if dX is None else np.shape(dX)}")
     return np.asarray(dX)
 
@@ -150,7 +162,7 @@ def class_score_gradient(model: Module, X: Any, target: Any) -> tuple[np.ndarray
     """∂S/∂X for S = Σ_n z_n[target_n], the logit of each row's target class: (N, ...) -> (N, ...).
 
     Row n of the result is ∂z_n[c_n]/∂x_n (rows do not interact in a model without batch
-    statistics; in eval mode none has them).  Returns ``(logits (N, C), dS/dX)``.
+    statistics; in eval mode none has them).  Returns ``(logits (N, K), dS/dX)``.
     ``target``: one class index for every row, or N of them.
     """
     return _score_gradient(model, X, target, "class_score_gradient")
@@ -169,10 +181,10 @@ def _score_gradient(model, X, target, where):
 
 
 def loss_input_gradient(model: Module, loss: Loss | str, X: Any, y: Any) -> tuple[float, np.ndarray]:
-    """The loss L(model(X), y) (a mean over the batch) and ∂L/∂X, shape of X.
+    """The loss C(model(X), y) (a mean over the batch) and ∂C/∂X, shape of X.
 
-    ``loss``: a ``bp.losses`` object or name (``"cross_entropy"``...).  Because L is a mean,
-    row n of ∂L/∂X is 1/N times the gradient of that example's own loss.
+    ``loss``: a ``bp.losses`` object or name (``"cross_entropy"``...).  Because C is a mean,
+    row n of ∂C/∂X is 1/N times the gradient of that example's own loss.
     """
     return _loss_gradient(model, loss, X, y, "loss_input_gradient")
 
@@ -208,7 +220,7 @@ def saliency(model: Module, X: Any, target: Any) -> np.ndarray:
 
 def fgsm(model: Module, loss: Loss | str, X: Any, y: Any, eps: float,
          bounds: tuple[Any, Any] | None = DEFAULT_BOUNDS) -> np.ndarray:
-    """Fast gradient sign method (Goodfellow et al. 2015): clip(X + eps · sign(∂L/∂X)), shape of X.
+    """Fast gradient sign method (Goodfellow et al. 2015): clip(X + eps · sign(∂C/∂X)), shape of X.
 
     loss:   a ``bp.losses`` object or name, e.g. ``"cross_entropy"``; y its targets (class indices).
     eps:    the max-norm of the perturbation, a finite number >= 0 (0 returns a copy of X).
@@ -219,15 +231,9 @@ def fgsm(model: Module, loss: Loss | str, X: Any, y: Any, eps: float,
             within the bounds (otherwise clipping would move it even at eps = 0).
     The sign of a zero gradient is 0: a pixel the loss does not depend on is not changed.
     """
-    where = "fgsm"
-    eps = real(eps, "eps", where, low=0)
-    X = _as_batch(X, where)
-    box = _check_bounds(bounds, X, where)
-    _, dX = _loss_gradient(model, loss, X, y, where)
-    X_adv = X + eps * np.sign(dX)
-    if box is not None:
-        X_adv = np.clip(X_adv, *box)
-    return X_adv
+    eps, X, box = _perturbation_args(X, eps, bounds, "fgsm")
+    _, dX = _loss_gradient(model, loss, X, y, "fgsm")
+    return _clip(X + eps * np.sign(dX), box)
 
 
 def random_sign_noise(X: Any, eps: float, seed: int | np.random.Generator | None = 0,
@@ -237,15 +243,9 @@ def random_sign_noise(X: Any, eps: float, seed: int | np.random.Generator | None
     The same max-norm ε and, before clipping, the same Euclidean norm ε·√(size) as an FGSM
     perturbation, but in a direction that ignores the model.  ``bounds`` as in ``fgsm``.
     """
-    where = "random_sign_noise"
-    eps = real(eps, "eps", where, low=0)
-    X = _as_batch(X, where)
-    box = _check_bounds(bounds, X, where)
+    eps, X, box = _perturbation_args(X, eps, bounds, "random_sign_noise")
     signs = as_rng(seed).choice(np.array([-1.0, 1.0]), size=X.shape)
-    X_noisy = X + eps * signs
-    if box is not None:
-        X_noisy = np.clip(X_noisy, *box)
-    return X_noisy
+    return _clip(X + eps * signs, box)
 
 
 def optimise_input(model: Module, target: Any, steps: int = 200, lr: float = 0.1, l2: float = 1e-2,
@@ -281,9 +281,7 @@ def optimise_input(model: Module, target: Any, steps: int = 200, lr: float = 0.1
     box = _check_bounds(bounds, X, where) if bounds is not None else None
     for _ in range(steps):
         _, dS = _score_gradient(model, X, targets, where)
-        X = X + lr * (dS - 2.0 * l2 * X)
-        if box is not None:
-            X = np.clip(X, *box)
+        X = _clip(X + lr * (dS - 2.0 * l2 * X), box)
         check_finite(X, f"{where} (the input diverged: lower lr)")
     return X
 

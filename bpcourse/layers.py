@@ -7,7 +7,7 @@
 
 They follow the conventions of ``bpcourse.nn``: batches are rows, ``forward`` caches what
 ``backward`` needs in ``self._cache``, ``backward(dY)`` *adds* into each Parameter's
-``.grad`` and returns a new array dL/dX, and upstream gradients are never modified.
+``.grad`` and returns a new array dC/dX, and upstream gradients are never modified.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _check_input(layer, X, n):
 
 
 def _normalize_backward(dXhat, Xhat, inv_std, axis):
-    """dL/dX for Xhat = (X − mean) / sqrt(var + eps), mean and (biased) var taken along ``axis``.
+    """dC/dX for Xhat = (X − mean) / sqrt(var + eps), mean and (biased) var taken along ``axis``.
 
     The compact form (Ioffe & Szegedy 2015, worked through in notebook 10), with m the
     number of entries averaged over:

@@ -1,5 +1,5 @@
-"""Loss functions (notebook 05).  Each is called as ``L = loss(prediction, target)`` and
-returns the MEAN over the batch as a float; ``loss.backward()`` then returns dL/dprediction,
+"""Loss functions (notebook 05).  Each is called as ``C = loss(prediction, target)`` and
+returns the MEAN over the batch as a float; ``loss.backward()`` then returns dC/dprediction,
 a new array of the prediction's shape.
 
 With a sigmoid output and BCE, or a softmax output and cross-entropy, the output error is
@@ -25,7 +25,7 @@ def _as_float_array(x, what, loss_name):
 
 
 class Loss:
-    """Base class: ``__call__(pred, target) -> float`` and ``backward() -> dL/dpred``."""
+    """Base class: ``__call__(pred, target) -> float`` and ``backward() -> dC/dpred``."""
 
     name = "loss"
 
@@ -115,12 +115,12 @@ class BCE(Loss):
 
 
 class SoftmaxCrossEntropy(Loss):
-    """Softmax followed by cross-entropy, from logits (N, C) and class indices y (N,).
+    """Softmax followed by cross-entropy, from logits (N, K) for K classes and class indices y (N,).
 
-    L = mean_n [ −log softmax(z_n)[y_n] ],   dL/dz = (softmax(z) − onehot(y)) / N.
+    C = mean_n [ −log softmax(z_n)[y_n] ],   dC/dz = (softmax(z) − onehot(y)) / N.
 
-    Sequences (notebook 17): logits (B, T, C) with targets (B, T) are B·T rows of the above —
-    the mean is over every position, and dL/dz has the logits' shape (B, T, C).
+    Sequences (notebook 17): logits (B, T, K) with targets (B, T) are B·T rows of the above —
+    the mean is over every position, and dC/dz has the logits' shape (B, T, K).
     """
 
     name = "SoftmaxCrossEntropy"
@@ -138,8 +138,8 @@ class SoftmaxCrossEntropy(Loss):
             self._seq = Z.shape
             return L
         if Z.ndim != 2:
-            raise ValueError(f"{self.name}: logits must have shape (N, C), got {Z.shape} "
-                             "(or (B, T, C) with targets (B, T))")
+            raise ValueError(f"{self.name}: logits must have shape (N, K) for K classes, got {Z.shape} "
+                             "(or (B, T, K) with targets (B, T))")
         N, C = Z.shape
         y = np.asarray(y)
         if y.ndim == 2 and y.shape == Z.shape:

@@ -2,16 +2,21 @@
 
 Every layer module imports these from here; ``bpcourse.nn`` re-exports them.  Conventions:
 ``forward`` caches what ``backward`` needs, ``backward(dY)`` *adds* into each Parameter's ``.grad``
-(``Parameter.accumulate``) and returns a new array dL/dX; upstream gradients are never modified.
+(``Parameter.accumulate``) and returns a new array dC/dX; upstream gradients are never modified.
 """
 from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .validate import NonFiniteError, check_finite
 
-__all__ = ["Parameter", "Module", "NonFiniteError", "check_finite"]
+__all__ = ["Parameter", "Module", "NonFiniteError", "check_finite", "takes_input_grad",
+           "backward_for_parameters"]
 
 
 class Parameter:
@@ -125,3 +130,24 @@ class Module:
             raise ValueError(f"{self.name}.backward: expected upstream gradient of shape "
                              f"{expected_shape} (the shape of its forward output), got {dY.shape}")
         return dY
+
+
+def takes_input_grad(module: Module) -> bool:
+    """True when ``module.backward`` accepts ``input_grad=`` (``Linear``, ``Conv2d``, ``Sequential``...):
+    ``backward(dY, input_grad=False)`` then skips dC/dX, which nothing needs when the input is data."""
+    return _has_input_grad(type(module).backward)
+
+
+def backward_for_parameters(module: Module, dY: np.ndarray) -> None:
+    """``module.backward(dY)`` for its parameters' gradients alone, when its input is data: with
+    ``input_grad=False`` if the backward takes it (dC/dX is then never computed), else dC/dX is dropped."""
+    backward: Any = module.backward          # Module.backward itself has no input_grad
+    if takes_input_grad(module):
+        backward(dY, input_grad=False)
+    else:
+        backward(dY)
+
+
+@functools.lru_cache(maxsize=None)
+def _has_input_grad(backward) -> bool:
+    return "input_grad" in inspect.signature(backward).parameters

@@ -10,7 +10,7 @@ Batches are rows: an input X has shape (N, n_in).  For a fully connected layer
 
 Every ``forward`` caches what its ``backward`` needs; every ``backward(dY)`` *adds*
 into each Parameter's ``.grad`` (call ``zero_grad()`` between steps, as in PyTorch)
-and returns a new array dL/dX — upstream gradients are never modified in place.
+and returns a new array dC/dX — upstream gradients are never modified in place.
 
 This module only re-exports: ``Parameter``/``Module`` live in ``module.py``, the dense layers in
 ``dense.py``, and the other layers in their own modules (listed in ``_LATER``).

@@ -11,6 +11,7 @@ so it works the same in a notebook, in a script and under the Agg backend in tes
     plot_gradient_flow(diagnostics.grad_norms(net))
     plot_layer_histograms({"layer 1": A1, "layer 2": A2})
     plot_digits(X_test, y_test, pred=predictions)
+    ax.imshow(W, cmap=sign_cmap(), vmin=-m, vmax=m)  # weights and gradients: blue < 0 < vermillion
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .validate import int_in_range, positive_int
 
-__all__ = ["PALETTE", "CYCLE", "STYLE", "use_style", "class_colors", "plot_history",
+__all__ = ["PALETTE", "CYCLE", "STYLE", "use_style", "class_colors", "sign_cmap", "plot_history",
            "plot_decision_map", "plot_gradient_flow", "plot_layer_histograms", "plot_digits"]
 
 PALETTE = OrderedDict([
@@ -72,6 +73,23 @@ def use_style():
     rc["axes.prop_cycle"] = cycler(color=CYCLE)
     mpl.rcParams.update(rc)
     return rc
+
+
+_SIGN_CMAP = None
+
+
+def sign_cmap():
+    """The course's one colour map for signed quantities (weights, gradients): blue < 0 < vermillion.
+
+    A ``LinearSegmentedColormap`` named "bp_sign" from Okabe-Ito blue through white (0) to vermillion,
+    the same convention as ``draw.draw_network``'s edges and the Playground's weight maps.  Use it
+    with symmetric limits, ``vmin=-m, vmax=m``, so that white means zero.
+    """
+    global _SIGN_CMAP
+    if _SIGN_CMAP is None:
+        from matplotlib.colors import LinearSegmentedColormap
+        _SIGN_CMAP = LinearSegmentedColormap.from_list("bp_sign", [PALETTE["blue"], "#FFFFFF", PALETTE["vermillion"]])
+    return _SIGN_CMAP
 
 
 def class_colors(n):
@@ -129,6 +147,7 @@ def plot_history(history, ax=None):
         if best is not None and val:
             a.axvline(best, color=PALETTE["black"], linestyle=":", linewidth=1, label=f"best epoch ({best})")
         a.set_xlabel("epoch")
+        a.set_ylabel(title)
         a.set_title(title)
         if title == "accuracy":
             a.set_ylim(top=1.0)
@@ -143,7 +162,7 @@ def plot_history(history, ax=None):
 # --------------------------------------------------------------------------------------------
 
 def _class_probabilities(model, G):
-    """(M, 2) inputs -> (M, C) class probabilities (C >= 2) from the model's outputs."""
+    """(M, 2) inputs -> (M, K) class probabilities (K >= 2) from the model's outputs."""
     from .activations import sigmoid, softmax
     from .dense import Sigmoid
     from .train import predict
@@ -161,7 +180,7 @@ def plot_decision_map(model, X, y=None, ax=None, resolution=150, proba=True):
     """The model's predicted class over the plane, with the data on top.
 
     model: maps (N, 2) -> (N, 1) logits (BCE; a final Sigmoid layer is recognised as
-           probabilities) or (N, C) logits (softmax).
+           probabilities) or (N, K) logits (softmax).
     X: (N, 2) points; y: (N,) class indices (or None).
     proba: shade by confidence (white where the model is unsure) rather than flat regions.
     The region image is ``ax.images[-1]``: an RGB array of shape (resolution, resolution, 3).
@@ -292,6 +311,7 @@ def plot_layer_histograms(values, axes=None, bins=40, sharex=True, ncols=5):
     for ax, (name, v) in zip(axes, data.items()):
         ax.hist(v[np.isfinite(v)], bins=bins, range=common, color=PALETTE["blue"], alpha=0.85)
         ax.set_title(f"{name}\nmean {v.mean():.2g}, std {v.std():.2g}", fontsize=9)
+        ax.set_ylabel("count", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(False)
     if fig is not None:

@@ -1,7 +1,9 @@
 """Weight penalties and early stopping (notebook 12).
 
-    L2 (weight decay):  L_total = L + (lam/2) Σ_W ‖W‖²     ∂/∂W = lam·W
-    L1 (sparsity):      L_total = L + lam Σ_W |W|          ∂/∂W = lam·sign(W),  sign(0) = 0
+    L2 (weight decay):  C_total = C + (α/2) Σ_W ‖W‖²     ∂/∂W = α·W
+    L1 (sparsity):      C_total = C + α Σ_W |W|          ∂/∂W = α·sign(W),  sign(0) = 0
+
+The strength α (``alpha`` on the notation page, docs/notation.md) is the argument ``lam`` here.
 
 Only *weight matrices* are penalised — the parameters with two or more dimensions
 (``Linear.W``, ``RNN.W_xh``, ``RNN.W_hh``; the same rule as ``bpcourse.train.fit``), never
@@ -13,8 +15,8 @@ Courville, *Deep Learning*, §7.1, make the same choice).
 
 Typical use, between ``backward`` and the optimiser step:
 
-    L = loss(net(X), y); net.backward(loss.backward())
-    L += l2_penalty(net, lam=1e-3, add_grad=True)
+    C = loss(net(X), y); net.backward(loss.backward())
+    C += l2_penalty(net, lam=1e-3, add_grad=True)
     opt.step()
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ from .init import initialize
 from .module import Module, Parameter, check_finite
 from .validate import as_rng, positive_int
 
-__all__ = ["RNN", "check_truncate", "truncation_cut"]
+__all__ = ["RNN", "Recurrent", "check_truncate", "truncation_cut"]
 
 
 def check_truncate(truncate, where):
@@ -50,14 +50,60 @@ def truncation_cut(t, T, k):
     return k is not None and t > 0 and (T - t) % k == 0
 
 
-class RNN(Module):
+class Recurrent(Module):
+    """What RNN, LSTM and GRU share: the input and initial-state checks, the truncation window, and
+    the upstream gradient of a loss that reads only the last state.  Subclasses set ``n_in``,
+    ``n_hidden`` and ``truncate``."""
+
+    n_in = n_hidden = 0
+    truncate: int | None = None
+
+    def _check_X(self, X):
+        """X as an array of shape (N, T, n_in) with T ≥ 1 and finite entries, else a ValueError."""
+        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
+        if X.ndim != 3 or X.shape[2] != self.n_in or X.shape[1] < 1:
+            hint = " (one sequence? use X[None])" if X.ndim == 2 and X.shape[-1] == self.n_in else ""
+            raise ValueError(f"{self.name}: expected input of shape (N, T, {self.n_in}) with T ≥ 1, "
+                             f"got {X.shape}{hint}")
+        check_finite(X, self.name)
+        return X
+
+    def _check_state(self, S, N, label):
+        """An initial state (h0, or the LSTM's c0): zeros (N, n_hidden) when None, else checked."""
+        if S is None:
+            return np.zeros((N, self.n_hidden))
+        S = np.asarray(S, dtype=np.float64)
+        if S.shape != (N, self.n_hidden):
+            raise ValueError(f"{self.name}: expected initial state {label} of shape ({N}, {self.n_hidden}), "
+                             f"got {S.shape}")
+        check_finite(S, f"{self.name} (initial state {label})")
+        return S
+
+    def _window(self):
+        """The truncation window k (None: full BPTT), re-checked in case it was set after construction."""
+        self.truncate = check_truncate(self.truncate, type(self).__name__)
+        return self.truncate
+
+    def _last_state_dH(self, H, dh_T):
+        """dC/dH (N, T, n_hidden) for C = Σ dh_T ⊙ h_T: dh_T (ones by default) at step T, zeros before."""
+        N = H.shape[0]
+        dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
+        if dh_T.shape != (N, self.n_hidden):
+            raise ValueError(f"{self.name}.hidden_gradient_norms: expected dh_T of shape "
+                             f"({N}, {self.n_hidden}), got {dh_T.shape}")
+        dH = np.zeros_like(H)
+        dH[:, -1] = dh_T
+        return dH
+
+
+class RNN(Recurrent):
     """Vanilla RNN unrolled over time: (N, T, n_in) -> (N, T, n_hidden).
 
     Parameters: W_xh (n_hidden, n_in), W_hh (n_hidden, n_hidden), b (n_hidden,).
     activation: ``"tanh"`` (default), ``"sigmoid"``, ``"relu"``, ``"leaky_relu"`` or ``"identity"``.
     init: initialiser name for both weight matrices (see ``bpcourse.init.INITS``).
     truncate: None (full BPTT) or k: the gradient flows back at most k steps (``truncation_cut``).
-    After ``backward``, ``dh0`` holds dL/dh_0, shape (N, n_hidden).
+    After ``backward``, ``dh0`` holds dC/dh_0, shape (N, n_hidden).
     """
 
     def __init__(self, n_in, n_hidden, activation="tanh", init="xavier", seed=0, name=None, truncate=None):
@@ -80,26 +126,11 @@ class RNN(Module):
         return self.forward(X, h0)
 
     # forward ------------------------------------------------------------------------
-    def _check_inputs(self, X, h0):
-        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=np.float64)
-        if X.ndim != 3 or X.shape[2] != self.n_in or X.shape[1] < 1:
-            hint = " (one sequence? use X[None])" if X.ndim == 2 and X.shape[-1] == self.n_in else ""
-            raise ValueError(f"{self.name}: expected input of shape (N, T, {self.n_in}) with T ≥ 1, "
-                             f"got {X.shape}{hint}")
-        check_finite(X, self.name)
-        N = X.shape[0]
-        if h0 is None:
-            return X, np.zeros((N, self.n_hidden))
-        h0 = np.asarray(h0, dtype=np.float64)
-        if h0.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}: expected initial state h0 of shape ({N}, {self.n_hidden}), "
-                             f"got {h0.shape}")
-        return X, h0
-
     def forward(self, X, h0=None):
         """h_t = f(x_t W_xhᵀ + h_{t−1} W_hhᵀ + b) for t = 1..T; returns H, shape (N, T, n_hidden)."""
-        X, h0 = self._check_inputs(X, h0)
+        X = self._check_X(X)
         N, T, _ = X.shape
+        h0 = self._check_state(h0, N, "h0")
         Z = np.empty((N, T, self.n_hidden))
         Hs = np.empty((N, T + 1, self.n_hidden))   # Hs[:, t] is h_t, Hs[:, 0] is h_0
         Hs[:, 0] = h0
@@ -111,13 +142,13 @@ class RNN(Module):
 
     # backward -----------------------------------------------------------------------
     def _bptt(self, dH, accumulate=True):
-        """Walk t = T..1; returns dX and dh (N, T+1, n_hidden) with dh[:, t] = dL/dh_t in full."""
+        """Walk t = T..1; returns dX and dh (N, T+1, n_hidden) with dh[:, t] = dC/dh_t in full."""
         X, Z, Hs = self._cache
         N, T, _ = X.shape
         dX = np.empty_like(X, dtype=np.float64)
         dh = np.empty((N, T + 1, self.n_hidden))
         dh_next = np.zeros((N, self.n_hidden))      # delta_{t+1} W_hh, zero after the last step
-        k = self.truncate = check_truncate(self.truncate, "RNN")
+        k = self._window()
         for t in range(T - 1, -1, -1):              # array index t is time step t+1
             dh[:, t + 1] = dH[:, t] + dh_next
             delta = dh[:, t + 1] * self.fprime(Z[:, t])
@@ -133,9 +164,9 @@ class RNN(Module):
         return dX, dh
 
     def backward(self, dH):
-        """BPTT: dH (N, T, n_hidden) = dL/dh_t from the loss at every step -> dL/dX (N, T, n_in).
+        """BPTT: dH (N, T, n_hidden) = dC/dh_t from the loss at every step -> dC/dX (N, T, n_in).
 
-        Adds the time-summed gradients into W_xh.grad, W_hh.grad, b.grad; stores dL/dh_0 in ``dh0``.
+        Adds the time-summed gradients into W_xh.grad, W_hh.grad, b.grad; stores dC/dh_0 in ``dh0``.
         """
         shape = self._cache[0].shape[:2] + (self.n_hidden,) if self._cache is not None else None
         dH = self._check_dY(dH, shape)
@@ -159,19 +190,12 @@ class RNN(Module):
         return self
 
     def hidden_gradient_norms(self, X, h0=None, dh_T=None):
-        """‖dL/dh_t‖ for t = 0..T (array of length T+1) when the loss sees only the last state.
+        """‖dC/dh_t‖ for t = 0..T (array of length T+1) when the loss sees only the last state.
 
         L = Σ dh_T ⊙ h_T (dh_T defaults to ones, shape (N, n_hidden)); the norm is taken over
         the whole batch.  Runs its own forward and backward; parameter gradients are untouched.
         """
-        H = self.forward(X, h0)
-        N = H.shape[0]
-        dh_T = np.ones((N, self.n_hidden)) if dh_T is None else np.asarray(dh_T, dtype=np.float64)
-        if dh_T.shape != (N, self.n_hidden):
-            raise ValueError(f"{self.name}.hidden_gradient_norms: expected dh_T of shape "
-                             f"({N}, {self.n_hidden}), got {dh_T.shape}")
-        dH = np.zeros_like(H)
-        dH[:, -1] = dh_T
+        dH = self._last_state_dH(self.forward(X, h0), dh_T)
         _, dh = self._bptt(dH, accumulate=False)
         return np.sqrt((dh * dh).sum(axis=(0, 2)))
 

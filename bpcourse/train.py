@@ -24,10 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .dense import Sequential
 from .diagnostics import Recorder
 from .losses import BCE, Loss, SoftmaxCrossEntropy, get_loss
-from .module import Module
+from .module import Module, backward_for_parameters
 from .optim import Optimizer, clip_grad_norm
 from .regularization import EarlyStopping, Regularization, as_regularization
 from .validate import NonFiniteError, as_rng, int_in_range, positive_int, real
@@ -254,10 +253,10 @@ class LossNotFinite(NonFiniteError):
 def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y: np.ndarray,
                regularization: Any = None, clip: float | None = None,
                hooks: Iterable[Callable[[Module], Any]] = ()) -> tuple[float, np.ndarray]:
-    """One step of mini-batch gradient descent on the batch (X, y); returns ``(L, out)``.
+    """One step of mini-batch gradient descent on the batch (X, y); returns ``(C, out)``: the loss C and the output.
 
-    zero_grad, forward (out = model(X), shape (N, n_out)), L = loss(out, y), backward (BP1-BP4),
-    then the regulariser's gradient is added to every weight matrix and its penalty to L,
+    zero_grad, forward (out = model(X), shape (N, n_out)), C = loss(out, y), backward (BP1-BP4),
+    then the regulariser's gradient is added to every weight matrix and its penalty to C,
     gradients are clipped to global norm ``clip``, and ``optimizer.step()`` updates the weights.
     ``hooks``: functions ``hook(model)`` called right after the backward pass (e.g. a Recorder's
     ``on_step``).  ``regularization`` is None, ``("l2", lam)``, ``("l1", lam)`` or a
@@ -275,10 +274,7 @@ def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: np.ndarray, y
     if not math.isfinite(L):
         raise LossNotFinite(L)
     dout = loss.backward()
-    if isinstance(model, Sequential):
-        model.backward(dout, input_grad=False)     # the data needs no gradient
-    else:
-        model.backward(dout)
+    backward_for_parameters(model, dout)           # the data needs no gradient
     for hook in hooks:
         hook(model)
     if reg is not None:

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 BUILD = REPO / "_build"
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-GUIDES = ("docs/teaching.md", "docs/grading.md")
+GUIDES = ("docs/notation.md", "docs/teaching.md", "docs/grading.md")
 LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\s]+)\)")
 MAP_ROW = re.compile(r"^\|\s*(\d\d)\s*\|\s*\[[^\]]*\]\([^)]*\)\s*\|\s*(.*?)\s*\|\s*$")
 
@@ -88,6 +88,9 @@ def front_page(repo: Path = REPO) -> str:
     if "docs/grading.md" in guides(repo):
         guide_lines.append("- [Grading a class](docs/grading): the sandboxed batch grader, its options and "
                            "its threat model.")
+    if "docs/notation.md" in guides(repo):
+        guide_lines.append("- [Notation](docs/notation): every symbol of the course, with its shape and its "
+                           "name in the code.")
     toc_guides = "\n".join(g[:-3] for g in guides(repo))
     return f"""# bpcourse: how backpropagation really works
 

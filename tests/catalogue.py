@@ -50,6 +50,20 @@ def central_difference(f, x, h=1e-6):
     return grad
 
 
+def sequences(seed, N, T, n_in, scale=1.0):
+    """A batch of N standard-normal sequences (N, T, n_in), times ``scale``, for the recurrent layers."""
+    return scale * np.random.default_rng([seed, 1]).standard_normal((N, T, n_in))
+
+
+def linear_layer(W, b):
+    """A ``bp.nn.Linear`` holding exactly the weights W (n_out, n_in) and bias b."""
+    W = np.asarray(W, dtype=float)
+    lin = bp.nn.Linear(W.shape[1], W.shape[0], seed=0)
+    lin.W.data[...] = W
+    lin.b.data[...] = b
+    return lin
+
+
 def rel_error(a, b):
     """‖a − b‖ / (‖a‖ + ‖b‖), and 0 when both are exactly zero."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

@@ -4,18 +4,10 @@ import math
 
 import numpy as np
 import pytest
+from catalogue import linear_layer
 
 import bpcourse as bp
 from bpcourse import diagnostics as dg
-
-
-def _linear(W, b):
-    W = np.asarray(W, dtype=float)
-    lin = bp.nn.Linear(W.shape[1], W.shape[0], seed=0)
-    lin.W.data[...] = W
-    lin.b.data[...] = b
-    return lin
-
 
 # --------------------------------------------------------------------------------------------
 # gradient norms
@@ -24,7 +16,7 @@ def _linear(W, b):
 def test_grad_and_delta_norms_of_a_one_neuron_net_by_hand():
     # z = 1*1 + 2*1 + 0 = 3; MSE L = (3 - 0)^2 = 9; dL/dz = 2*3 = 6
     # dW = 6 * [1, 1] -> ||dW|| = 6 sqrt(2);  db = 6
-    net = bp.nn.Sequential(_linear([[1.0, 2.0]], [0.0]))
+    net = bp.nn.Sequential(linear_layer([[1.0, 2.0]], [0.0]))
     loss = bp.losses.MSE()
     assert loss(net(np.array([[1.0, 1.0]])), np.array([[0.0]])) == 9.0
     net.backward(loss.backward())
@@ -36,7 +28,7 @@ def test_delta_norms_two_layers_by_hand():
     # x = [1], W1 = [[2], [-1]], b1 = 0 -> z1 = [2, -1], relu -> a1 = [2, 0]
     # W2 = [[1, 3]], z2 = 2; MSE with y = 0: dz2 = 4 -> db2 = 4, dW2 = 4 * [2, 0] -> ||dW2|| = 8
     # delta1 = (dz2 * W2) * relu'(z1) = [4, 12] * [1, 0] = [4, 0] -> ||db1|| = 4, dW1 = [[4], [0]] -> 4
-    net = bp.nn.Sequential(_linear([[2.0], [-1.0]], [0.0, 0.0]), bp.nn.ReLU(), _linear([[1.0, 3.0]], [0.0]))
+    net = bp.nn.Sequential(linear_layer([[2.0], [-1.0]], [0.0, 0.0]), bp.nn.ReLU(), linear_layer([[1.0, 3.0]], [0.0]))
     loss = bp.losses.MSE()
     loss(net(np.array([[1.0]])), np.array([[0.0]]))
     net.backward(loss.backward())
@@ -100,7 +92,7 @@ def test_relu_with_bias_minus_100_is_completely_dead():
 def test_relu_dead_fraction_counts_units_zero_for_every_example():
     # identity weights: Z = X.  Unit 0 is > 0 for one example (alive), unit 1 is <= 0 for all
     # (dead, including an exact 0), unit 2 > 0 always.  -> dead = 1/3
-    net = bp.nn.Sequential(_linear(np.eye(3), np.zeros(3)), bp.nn.ReLU())
+    net = bp.nn.Sequential(linear_layer(np.eye(3), np.zeros(3)), bp.nn.ReLU())
     net(np.array([[1.0, 0.0, 2.0], [-1.0, -3.0, 1.0]]))
     s = dg.activation_stats(net)["ReLU"]
     assert s["dead"] == pytest.approx(1 / 3)
@@ -128,7 +120,7 @@ def test_tanh_with_huge_weights_is_saturated():
     (bp.nn.Sigmoid, [[0.0, 1.0], [-1.0, 4.5]], 0.0),
 ])
 def test_saturation_fraction_by_hand(layer, z, expected):
-    net = bp.nn.Sequential(_linear(np.eye(2), np.zeros(2)), layer())
+    net = bp.nn.Sequential(linear_layer(np.eye(2), np.zeros(2)), layer())
     net(np.array(z))
     assert next(iter(dg.activation_stats(net).values()))["saturation"] == expected
 
@@ -144,7 +136,7 @@ def test_activation_stats_before_forward_is_a_clear_error():
 # --------------------------------------------------------------------------------------------
 
 def test_update_ratio_by_hand():
-    net = bp.nn.Sequential(_linear([[3.0, 4.0]], [0.0]))
+    net = bp.nn.Sequential(linear_layer([[3.0, 4.0]], [0.0]))
     before = dg.snapshot(net)
     assert list(before) == ["0.Linear(2->1).W", "0.Linear(2->1).b"]
     net.layers[0].W.data[0, 1] = 4.5              # ||ΔW|| = 0.5, ||W|| = 5 -> 0.1
@@ -181,7 +173,7 @@ def test_update_ratio_of_one_sgd_step_is_lr_times_grad_over_weight():
 # --------------------------------------------------------------------------------------------
 
 def test_recorder_averages_step_norms_per_epoch():
-    net = bp.nn.Sequential(_linear([[1.0, 2.0]], [0.0]))
+    net = bp.nn.Sequential(linear_layer([[1.0, 2.0]], [0.0]))
     rec = dg.Recorder(grad_norms=True, delta_norms=True)
     for g in (1.0, 3.0):                            # two "steps" with known gradients
         net.layers[0].W.grad[...] = [[g, 0.0]]

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 import bpcourse as bp  # noqa: E402
-from bpcourse.draw import MAX_GRAPH_NODES, draw_graph, draw_network  # noqa: E402
+from bpcourse.draw import MAX_GRAPH_NODES, draw_graph, draw_layer_shapes, draw_network  # noqa: E402
 from bpcourse.plotting import PALETTE  # noqa: E402
 
 
@@ -169,3 +169,50 @@ def test_network_writes_values_beside_neurons():
         draw_network([2, 3, 1], values={1: [1.0, 2.0]})
     with pytest.raises(ValueError, match="valid layers are 0..2"):
         draw_network([2, 3, 1], values={3: [1.0]})
+
+
+# --------------------------------------------------------------------------------------------
+# draw_layer_shapes
+# --------------------------------------------------------------------------------------------
+
+def _matrices(ax):
+    """{label: (rows, cols)} of the matrix outlines on one panel, read from the Rectangles."""
+    return {p.get_label(): (round(p.get_height()), round(p.get_width())) for p in _by_gid(ax.patches, "matrix")}
+
+
+def test_layer_shapes_draws_the_three_products_of_every_layer_to_scale():
+    sizes, N = [6, 4, 3], 5
+    axes = draw_layer_shapes(sizes, N=N)
+    assert len(axes) == 2
+    for l, ax in enumerate(axes, start=1):
+        n_in, n_out = sizes[l - 1], sizes[l]
+        shapes = _matrices(ax)
+        assert shapes == {f"A{l-1}": (N, n_in), f"W{l}.T": (n_in, n_out), f"Z{l}": (N, n_out),
+                          f"delta{l}.T": (n_out, N), f"dW{l}": (n_out, n_in),
+                          f"delta{l}": (N, n_out), f"W{l}": (n_out, n_in), f"dA{l-1}": (N, n_in)}
+        # the shape rules the figure teaches, read back from the drawing itself
+        assert shapes[f"dW{l}"] == shapes[f"W{l}"] and shapes[f"dA{l-1}"] == shapes[f"A{l-1}"]
+        assert shapes[f"delta{l}"] == shapes[f"Z{l}"]
+        labels = [t.get_text() for t in ax.texts]
+        assert f"Z{l}\n{N}×{n_out}" in labels and "@" in labels and "=" in labels
+    assert axes[0].get_xlim() == axes[1].get_xlim()        # one scale, so sizes compare across panels
+
+
+def test_layer_shapes_matches_a_real_backward_pass():
+    sizes, N = [3, 7, 2], 4
+    net = bp.nn.MLP(sizes, activation="tanh", seed=0)
+    X = np.random.default_rng(0).normal(size=(N, sizes[0]))
+    net.backward(np.ones_like(net.forward(X)))
+    for ax, lin in zip(draw_layer_shapes(sizes, N), net.linear_layers()):
+        l = ax.get_title().split(":")[0].split()[-1]
+        assert _matrices(ax)[f"dW{l}"] == lin.W.grad.shape
+
+
+def test_layer_shapes_rejects_bad_input():
+    with pytest.raises(ValueError, match="draw_layer_shapes: sizes"):
+        draw_layer_shapes([4], N=2)
+    with pytest.raises(ValueError, match="draw_layer_shapes: N"):
+        draw_layer_shapes([4, 2], N=0)
+    _, axes = plt.subplots(1, 3)
+    with pytest.raises(ValueError, match="one per layer, 2"):
+        draw_layer_shapes([4, 3, 2], N=2, axes=axes)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from catalogue import sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,10 +17,6 @@ records = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, H
 CELLS = {"rnn": lambda n_in, n, seed, **kw: RNN(n_in, n, seed=seed, **kw),
          "lstm": lambda n_in, n, seed, **kw: LSTM(n_in, n, seed=seed, **kw),
          "gru": lambda n_in, n, seed, **kw: GRU(n_in, n, seed=seed, **kw)}
-
-
-def sequences(seed, N, T, n_in, scale=1.0):
-    return scale * np.random.default_rng([seed, 1]).standard_normal((N, T, n_in))
 
 
 def randomized(layer, seed, scale=0.8):

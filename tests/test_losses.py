@@ -201,7 +201,7 @@ def test_cross_entropy_bad_labels(y, match):
 
 
 def test_cross_entropy_needs_2d_logits():
-    with pytest.raises(ValueError, match=r"logits must have shape \(N, C\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"logits must have shape \(N, K\) for K classes, got \(3,\)"):
         SoftmaxCrossEntropy()(np.zeros(3), [0, 1, 2])
 
 

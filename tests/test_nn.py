@@ -417,6 +417,43 @@ def test_backward_without_input_grad_gives_the_same_parameter_gradients():
     assert dX.shape == X.shape
 
 
+
+class _AskedConv(bp.nn.Conv2d):
+    """A Conv2d that records the input_grad its backward was called with."""
+
+    asked = None
+
+    def backward(self, delta, input_grad=True):
+        self.asked = input_grad
+        return super().backward(delta, input_grad=input_grad)
+
+
+@pytest.mark.parametrize("first", ["conv", "nested", "layernorm"])
+def test_sequential_input_grad_false_reaches_any_first_layer(first):
+    """The first layer skips dL/dX whenever its backward takes input_grad (a Conv2d, not only a Linear);
+    one that does not (LayerNorm) is still called for its parameters, and the result is None either way."""
+    rng = np.random.default_rng(2)
+    conv = _AskedConv(1, 2, 3, padding=1, seed=0)
+    tail = [bp.nn.Tanh(), bp.nn.Flatten(), Linear(2 * 4 * 4, 3, seed=1)]
+    if first == "conv":
+        net, X = Sequential(conv, *tail), rng.standard_normal((5, 1, 4, 4))
+    elif first == "nested":
+        net, X = Sequential(Sequential(conv, bp.nn.Tanh()), *tail[1:]), rng.standard_normal((5, 1, 4, 4))
+    else:
+        net, X = Sequential(bp.nn.LayerNorm(6), Linear(6, 3, seed=1)), rng.standard_normal((5, 6))
+    G = rng.standard_normal((5, 3))
+    net(X)
+    dX = net.backward(G)
+    full = [p.grad.copy() for p in net.parameters()]
+    assert dX.shape == X.shape
+    net.zero_grad()
+    net(X)
+    assert net.backward(G, input_grad=False) is None
+    assert conv.asked is (None if first == "layernorm" else False)
+    assert bp.module.takes_input_grad(net[0]) is (first != "layernorm")
+    for a, b in zip(full, net.parameters()):
+        assert np.array_equal(a, b.grad)
+
 def test_zero_grad_is_lazy_but_always_reads_as_zero():
     lin = Linear(3, 2, seed=0)
     X = np.random.default_rng(0).standard_normal((4, 3))

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from catalogue import linear_layer  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 import bpcourse as bp  # noqa: E402
@@ -24,11 +25,7 @@ def no_show_and_close(monkeypatch):
 
 
 def _linear_net(W, b, *extra):
-    W = np.asarray(W, dtype=float)
-    lin = bp.nn.Linear(W.shape[1], W.shape[0], seed=0)
-    lin.W.data[...] = W
-    lin.b.data[...] = b
-    return bp.nn.Sequential(lin, *extra)
+    return bp.nn.Sequential(linear_layer(W, b), *extra)
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,6 +51,17 @@ def test_palette_is_okabe_ito_and_use_style_sets_the_cycle():
 def _history():
     return History(epoch=[1, 2, 3], loss=[1.0, 0.5, 0.25], acc=[0.5, 0.7, 0.9],
                    val_loss=[1.1, 0.6, 0.7], val_acc=[0.4, 0.6, 0.8], best_epoch=2)
+
+
+def test_sign_cmap_blue_negative_white_zero_vermillion_positive():
+    cmap = pl.sign_cmap()
+    assert cmap is pl.sign_cmap()                                   # one object, shared by every figure
+    assert np.allclose(cmap(0.0)[:3], to_rgb(pl.PALETTE["blue"]), atol=0.01)
+    assert np.allclose(cmap(0.5)[:3], (1.0, 1.0, 1.0), atol=0.01)
+    assert np.allclose(cmap(1.0)[:3], to_rgb(pl.PALETTE["vermillion"]), atol=0.01)
+    pytest.importorskip("ipywidgets")
+    from bpcourse.widgets.playground import WEIGHT_CMAP  # the Playground's weight maps use it too
+    assert WEIGHT_CMAP is cmap
 
 
 def test_plot_history_draws_train_and_validation_curves():
@@ -234,3 +242,12 @@ def test_plot_digits_sizes_and_errors():
         pl.plot_digits(X[:5], y[:4])
     with pytest.raises(ValueError, match="n must be a positive integer"):
         pl.plot_digits(X[:5], n=0)
+
+
+def test_every_panel_has_a_y_label():
+    hist = {"epoch": [1, 2, 3], "loss": [1.0, 0.5, 0.4], "acc": [0.5, 0.7, 0.8],
+            "val_loss": [1.1, 0.6, 0.5], "val_acc": [0.4, 0.6, 0.7]}
+    assert [a.get_ylabel() for a in pl.plot_history(hist)] == ["loss", "accuracy"]
+    axes = pl.plot_layer_histograms({"layer 1": np.arange(10.0), "layer 2": np.ones(5)})
+    assert all(a.get_ylabel() == "count" for a in axes)
+    assert pl.plot_gradient_flow({"layer 1": 0.1, "layer 2": 0.2}).get_ylabel()

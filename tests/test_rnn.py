@@ -1,8 +1,11 @@
 """Tests for bpcourse.rnn: the vanilla RNN and backpropagation through time (notebook 13)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from catalogue import sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,10 +16,6 @@ from bpcourse.rnn import RNN
 TOL = 1e-6
 SEEDS = st.integers(0, 2**32 - 1)
 records = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def sequences(seed, N, T, n_in, scale=1.0):
-    return scale * np.random.default_rng([seed, 1]).standard_normal((N, T, n_in))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +225,15 @@ def test_rnn_bad_arguments_and_shapes():
     with pytest.raises(ValueError, match=r"dh_T of shape \(4, 3\), got \(3,\)"):
         rnn.hidden_gradient_norms(np.ones((4, 5, 2)), dh_T=np.ones(3))
 
+
+
+def test_rnn_rejects_a_non_finite_initial_state_like_the_gated_layers():
+    """RNN, LSTM and GRU share one initial-state check (``rnn.Recurrent``): a NaN h0 is an error."""
+    h0 = np.ones((4, 3))
+    h0[1, 2] = np.nan
+    for layer in (RNN(2, 3), bp.nn.LSTM(2, 3), bp.nn.GRU(2, 3)):
+        with pytest.raises(bp.module.NonFiniteError, match=rf"{re.escape(layer.name)} \(initial state h0\)"):
+            layer(np.ones((4, 5, 2)), h0)
 
 def test_rnn_backward_does_not_modify_dH(rng):
     rnn = RNN(2, 3)

@@ -270,6 +270,15 @@ def test_extreme_control_values_from_the_frontend():
     assert pg.png.startswith(b"\x89PNG")
 
 
+def test_every_activation_in_the_menu_trains_and_draws():
+    pg = bw.Playground(dataset="xor", hidden=(4,), lr=0.1)
+    for act in pg.controls["activation"].options:
+        pg.controls["activation"].value = act
+        pg.step(40)
+        assert pg.last_error is None and pg.model.activation == act and pg.state()["train_loss"] is not None
+        assert pg.ax_sat.get_title() and len(pg.state()["saturation"]) == 1
+
+
 def test_deep_sigmoid_preset_shows_vanishing_gradients():
     pg = bw.Playground(preset="deep_sigmoid")
     assert pg.model.sizes == [2] + [8] * 8 + [1] and pg.controls["preset"].value == "deep_sigmoid"

@@ -90,7 +90,7 @@ class Mul(ValueQuestion):
     title = "Value.__mul__"
     name, points = "q1", 1
     expressions = ("a*b", "a*a*b", "(a*3.0)*b", "2.5*a + a*b")
-    hints = ("In _backward, out.grad is ∂L/∂out; add each input's share into its .grad.",
+    hints = ("In _backward, out.grad is ∂C/∂out; add each input's share into its .grad.",
              "For out = x·y: ∂out/∂x = y and ∂out/∂y = x. Use += (a node used twice gets two "
              "contributions).",
              "Each input's gradient grows by (the other input's data) × out.grad.")

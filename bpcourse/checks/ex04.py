@@ -61,7 +61,7 @@ class LinearForward(Question):
 
 class LinearBackward(Question):
     name, funcs, points = "q2", ("linear_backward",), 2
-    hints = ("Write the loss as L = Σ delta ⊙ Z with Z = X Wᵀ + b and differentiate one entry at a "
+    hints = ("Write the loss as C = Σ delta ⊙ Z with Z = X Wᵀ + b and differentiate one entry at a "
              "time: ∂Z[n, j]/∂W[j, k] = X[n, k].",
              "Each gradient has the shape of what it differentiates: dX like X, dW like W (n_out, n_in), "
              "db like b. Sum over the examples (rows) for dW and db.",
@@ -94,9 +94,9 @@ class LinearBackward(Question):
 
 class BackpropDelta(Question):
     name, funcs, points = "q3", ("backprop_delta",), 2
-    hints = ("The layer below computed A = sigmoid(Z); the layer above sent delta_next = ∂L/∂Z_next "
+    hints = ("The layer below computed A = sigmoid(Z); the layer above sent delta_next = ∂C/∂Z_next "
              "with Z_next = A @ W_next.T + b_next.",
-             "Two steps of the chain rule: first ∂L/∂A (how does Z_next depend on A?), then through the "
+             "Two steps of the chain rule: first ∂C/∂A (how does Z_next depend on A?), then through the "
              "element-wise sigmoid, which multiplies entry by entry.",
              "BP2 for a batch: first carry delta_next back through W_next (a matrix product), then multiply "
              "entry by entry by σ'(Z) = σ(Z)(1 − σ(Z)).")

@@ -92,7 +92,7 @@ class Minibatches(Question):
 class SGDStep(Question):
     name, funcs, points = "q2", ("sgd_step",), 1
     mutable = ("params",)
-    hints = ("Each Parameter p has p.data (the weights) and p.grad (∂L/∂weights, same shape).",
+    hints = ("Each Parameter p has p.data (the weights) and p.grad (∂C/∂weights, same shape).",
              "Gradient descent moves against the gradient, scaled by the learning rate.",
              "Change every p.data in place (an augmented assignment), by lr times its gradient; return nothing.")
 

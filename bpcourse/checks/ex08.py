@@ -139,12 +139,13 @@ def _measured_jacobian(step, n_in, h=1e-3):
 
 class JacobianBound(Question):
     name, funcs, points = "q3", ("jacobian_bound",), 3
-    hints = ("One step of BP2 for one example is a matrix: δ^l = J^l δ^{l+1} with J^l = diag(σ′(z^l)) (W^{l+1})ᵀ, "
-             "of shape (n_l, n_{l+1}).",
-             "δ^1 = J^1 J^2 ⋯ J^{L−1} δ^L. The size of a matrix as a stretching factor is its spectral norm, "
-             "np.linalg.norm(J, 2) (ord=2, not the default Frobenius norm).",
+    hints = ("One step of BP2 for one example is a matrix: δ^l = (J^l)ᵀ δ^{l+1} with the Jacobian "
+             "J^l = ∂z^{l+1}/∂z^l = W^{l+1} diag(σ′(z^l)), of shape (n_{l+1}, n_l).",
+             "δ^1 = (J^1)ᵀ (J^2)ᵀ ⋯ (J^{L−1})ᵀ δ^L. The size of a matrix as a stretching factor is its spectral "
+             "norm, np.linalg.norm(J, 2) (ord=2, not the default Frobenius norm), the same for J and Jᵀ.",
              "Build the list of J^l (Ws[l] is W^{l+2} in the notation: it sits above hidden layer l+1), multiply "
-             "them onto δ^L from the right, and bound = product of np.linalg.norm(J, 2) times np.linalg.norm(delta_L).")
+             "their transposes onto δ^L from the right, and bound = product of np.linalg.norm(J, 2) times "
+             "np.linalg.norm(delta_L).")
 
     def cases(self, rng):
         sizes = [[4, 4, 4, 3], [5, 3], [3, 3, 3, 3, 2], [2, 6, 6, 1]]

@@ -106,7 +106,7 @@ def _net(case):
 class GradNorms(Question):
     name, funcs, points = "q3", ("grad_norms",), 3
     hints = ("Forward the batch, compute the loss, backward its gradient: then each Linear layer's "
-             "W.grad holds dL/dW.",
+             "W.grad holds dC/dW.",
              "The network may arrive holding old gradients: call net.zero_grad() first.",
              "Collect the Frobenius norm of W.grad for every bp.nn.Linear in net.layers, from input to output.")
 

@@ -111,8 +111,8 @@ class InputGrad(Backward):
     title = "batchnorm_backward: dX"
     hints = ("Every X[i, j] influences its own X̂[i, j] directly AND every X̂[k, j] of its column "
              "through the mean and the variance.",
-             "Chain through three paths: X̂ directly, μ, and σ². Work out dL/dX̂ = dY ⊙ gamma first, then "
-             "dL/dσ² and dL/dμ as column sums.",
+             "Chain through three paths: X̂ directly, μ, and σ². Work out dC/dX̂ = dY ⊙ gamma first, then "
+             "dC/dσ² and dC/dμ as column sums.",
              "The three paths collapse to (1/N)·(1/√(σ² + ε))·(N·dX̂ − Σ dX̂ − X̂ ⊙ Σ(dX̂ ⊙ X̂)), sums over the batch "
              "(Ioffe & Szegedy 2015).")
 
@@ -163,9 +163,9 @@ class ResidualBackward(Question):
 class ClipByNorm(Question):
     name, funcs, points = "q5", ("clip_by_norm",), 2
     hints = ("Clipping by norm keeps the gradient's direction and caps its length (Pascanu et al. 2013).",
-             "If ‖g‖ ≤ c return g as it is; otherwise scale it by c / ‖g‖. ‖g‖ is the Euclidean norm of all the "
+             "If ‖g‖ ≤ τ (max_norm) return g as it is; otherwise scale it by τ / ‖g‖. ‖g‖ is the Euclidean norm of all the "
              "entries (np.linalg.norm of the whole array).",
-             "g * min(1, c / ‖g‖) — but a zero gradient must come back as zeros, not NaN (0/0), and the input "
+             "g * min(1, τ / ‖g‖) — but a zero gradient must come back as zeros, not NaN (0/0), and the input "
              "must not be changed in place.")
 
     def cases(self, rng):

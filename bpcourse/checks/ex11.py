@@ -104,7 +104,7 @@ class AdamStep(Question):
         close(get_arr(out, "w", shape, "the new w"), p.data, "the new w", rtol=1e-10, atol=1e-13)
 
 
-# optimiser steps on L(w) = ½ λ w² (gradient λ w), on scalars: (w, v, lr) -> (w, v)
+# optimiser steps on C(w) = ½ λ w² (gradient λ w), on scalars: (w, v, lr) -> (w, v)
 def _heavy_ball(lam, beta):
     def step(w, v, lr):
         v = beta * v + lam * w

@@ -24,9 +24,9 @@ __all__ = ["q1", "q2", "q3", "q4", "hint", "solution", "EXERCISE"]
 class PenaltyGrads(Question):
     name, funcs, points = "q1", ("add_penalty_grads",), 3
     mutable = ("params",)
-    hints = ("The total loss is L + (λ₂/2) Σ‖W‖² + λ₁ Σ|W|, summed over the weight matrices only (parameters "
-             "with p.data.ndim ≥ 2): biases are not penalised.",
-             "Differentiate each term: the L2 term gives λ₂·W, the L1 term λ₁·sign(W) (with sign(0) = 0). They are "
+    hints = ("The total loss is C + (α₂/2) Σ‖W‖² + α₁ Σ|W| (α₂ = lam2, α₁ = lam1), summed over the weight matrices "
+             "only (parameters with p.data.ndim ≥ 2): biases are not penalised.",
+             "Differentiate each term: the L2 term gives α₂·W, the L1 term α₁·sign(W) (with sign(0) = 0). They are "
              "added to the gradient the data loss already put in p.grad.",
              "For each p with p.data.ndim >= 2: p.grad += lam2 * p.data + lam1 * np.sign(p.data); add up the "
              "penalty itself and return it.")

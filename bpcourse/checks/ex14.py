@@ -1,7 +1,7 @@
 """Checks for exercise 14: one LSTM step forward and backward, and BPTT through a sequence, by hand.
 
 The forward step is compared with the engine's ``bp.gates.lstm_step_forward`` (gate order i, f, g, o);
-the backward step with central differences of that forward step (L = Σ dh ⊙ h + Σ dc ⊙ c); the BPTT loop
+the backward step with central differences of that forward step (C = Σ dh ⊙ h + Σ dc ⊙ c); the BPTT loop
 with the engine's ``bp.nn.LSTM`` (whose BPTT the test suite checks against central differences and
 PyTorch), on random shapes including one unit, one example and one time step.
 """

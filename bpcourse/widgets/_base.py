@@ -33,12 +33,15 @@ from matplotlib.transforms import Bbox, IdentityTransform
 from ..plotting import PALETTE
 from ..validate import choice, int_in_range, real
 
-__all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "check_choice",
+__all__ = ["Widget", "log_slider", "int_slider", "float_slider", "dropdown", "toggle", "selection_slider",
+           "text_box", "BLUE", "ORANGE", "GREEN", "RED", "GREY", "check_choice",
            "check_range", "check_int", "decades", "log_ylim", "nice_ceiling", "sticky_limit", "encode_png",
            "OKABE_ITO", "FONT", "style_axes", "set_title", "no_minor_ticks"]
 
 # Okabe & Ito's colour-blind-safe palette: plotting.PALETTE plus a neutral grey for widget chrome
 OKABE_ITO = {**PALETTE, "grey": "#999999"}
+# the colours the explorers name (red is Okabe & Ito's vermillion)
+BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 # Font sizes in points.  The figures render at ``Widget.dpi`` = 96, so 1 pt = 4/3 px on screen:
 # titles and labels 13 px, tick labels and legends 12 px.
@@ -173,6 +176,17 @@ def toggle(description, value, options):
     return W.ToggleButtons(value=value, options=options, description=description, style=_DESC)
 
 
+def selection_slider(description, value, options, wide=True):
+    """A SelectionSlider over ``options`` (values, or (label, value) pairs); ``wide``: the 300 px layout."""
+    return W.SelectionSlider(options=options, value=value, description=description, continuous_update=False,
+                             style=_DESC, **({"layout": _WIDE} if wide else {}))
+
+
+def text_box(description, value):
+    """A one-line Text box that reports its value on Enter or when it loses focus."""
+    return W.Text(value=value, description=description, continuous_update=False, style=_DESC, layout=_WIDE)
+
+
 def _png_chunk(tag, data):
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
@@ -243,8 +257,14 @@ class Widget:
         raise NotImplementedError
 
     def _layout(self):
-        """The ipywidgets container; default: controls in a column left of the figure."""
-        return W.HBox([W.VBox(list(self.controls.values())), W.VBox([self.image, self.status])])
+        """The ipywidgets container; default: controls in a column left of the figure.
+
+        When the output is narrower than controls plus figure, the figure shrinks (its ``max_width`` is
+        100 %) and the controls keep their width: squeezed, their column would scroll sideways and hide the
+        sliders' readouts (seen in JupyterLab with the file browser open and a 9-inch figure).
+        """
+        return W.HBox([W.VBox(list(self.controls.values()), layout=W.Layout(flex="0 0 auto")),
+                       W.VBox([self.image, self.status], layout=W.Layout(flex="1 1 auto", min_width="0"))])
 
     def _on_change(self, name, change):
         """A control changed; default: recompute everything."""

@@ -1,6 +1,6 @@
 """Adversarial examples, live: FGSM against random-sign noise of the same size (notebook 16).
 
-The numbers come from ``bp.input_gradients``: ``fgsm`` (one backward pass to ∂L/∂x, a step of
+The numbers come from ``bp.input_gradients``: ``fgsm`` (one backward pass to ∂C/∂x, a step of
 ε·sign, clipped to the pixel range [0, 1]) and ``random_sign_noise`` (the same ε with random signs).
 """
 from __future__ import annotations
@@ -15,11 +15,22 @@ from ..data import load_digits_split
 from ..input_gradients import fgsm, random_sign_noise
 from ..losses import SoftmaxCrossEntropy
 from ..module import Module
-from ._base import FONT, OKABE_ITO, Widget, check_choice, check_int, check_range, float_slider, int_slider, style_axes, toggle
+from ._base import (
+    BLUE,
+    FONT,
+    ORANGE,
+    RED,
+    Widget,
+    check_choice,
+    check_int,
+    check_range,
+    float_slider,
+    int_slider,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["AdversarialExplorer", "default_models"]
-
-BLUE, ORANGE, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "vermillion", "grey"))
 
 _DEFAULTS: dict[int, dict[str, tuple[Module, tuple[int, ...]]]] = {}
 

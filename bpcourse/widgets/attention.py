@@ -6,16 +6,13 @@ attention weights (``block.attn.A``, shape (1, heads, T, T)) and the logits of t
 """
 from __future__ import annotations
 
-import ipywidgets as W
 import numpy as np
 
 from .. import data, nn
 from ..activations import softmax
-from ._base import FONT, OKABE_ITO, Widget, check_int, check_range, dropdown, float_slider, style_axes
+from ._base import BLUE, FONT, Widget, check_int, check_range, dropdown, float_slider, style_axes, text_box
 
 __all__ = ["AttentionExplorer"]
-
-BLUE, ORANGE = OKABE_ITO["blue"], OKABE_ITO["orange"]
 
 
 def _show(c: str) -> str:
@@ -57,8 +54,7 @@ class AttentionExplorer(Widget):
         self._encode(prompt)                                  # a bad prompt fails here, clearly
         super().__init__()
         c = self.controls
-        c["prompt"] = W.Text(value=prompt, description="prompt", continuous_update=False,
-                             style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["prompt"] = text_box("prompt", prompt)
         c["layer"] = dropdown("layer (block)", layer, list(range(1, n_layers + 1)))
         c["head"] = dropdown("head", head, list(range(1, n_heads + 1)))
         c["temperature"] = float_slider("temperature τ", round(temperature, 2), 0.1, 2.0, 0.05)

@@ -17,8 +17,11 @@ from matplotlib.ticker import MaxNLocator
 from .. import activations, data, diagnostics, layers, losses, nn, optim, regularization, train
 from ..validate import choice, int_in_range, real
 from ._base import (
+    BLUE,
     FONT,
-    OKABE_ITO,
+    GREEN,
+    ORANGE,
+    RED,
     Widget,
     dropdown,
     int_slider,
@@ -26,6 +29,7 @@ from ._base import (
     log_ylim,
     nice_ceiling,
     no_minor_ticks,
+    selection_slider,
     set_title,
     sticky_limit,
     style_axes,
@@ -34,7 +38,6 @@ from ._base import (
 __all__ = ["GradientFlowExplorer", "InitExplorer", "RemediesExplorer", "RegularizationExplorer"]
 
 ACTIVATION_NAMES = tuple(activations.ACTIVATIONS)
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 
 def _log_bars(ax, n, color):
@@ -64,7 +67,7 @@ def _bar_slots(n):
 
 
 def _ratio(first, last):
-    """‖∂L/∂W‖ of the first hidden layer over the last hidden one (inf if the last is 0)."""
+    """‖∂C/∂W‖ of the first hidden layer over the last hidden one (inf if the last is 0)."""
     return first / last if last > 0 else math.inf
 
 
@@ -89,7 +92,7 @@ def _backprop(model, X, y):
 # ==============================================================================================
 
 class GradientFlowExplorer(Widget):
-    """Per-layer ‖∂L/∂W‖ (bars) and ‖∂L/∂b‖ = ‖Σδˡ‖ (dots), log scale, for ``depth`` hidden
+    """Per-layer ‖∂C/∂W‖ (bars) and ‖∂C/∂b‖ = ‖Σδˡ‖ (dots), log scale, for ``depth`` hidden
     layers of ``width`` units with weights drawn from N(0, weight_scale²/width).  Backprop
     multiplies δ by Wᵀ and by f′(z) once per layer (BP2), so with the sigmoid (f′ ≤ ¼) the
     early layers' gradients shrink geometrically; with large weights they can grow instead."""
@@ -114,8 +117,8 @@ class GradientFlowExplorer(Widget):
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
         self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
-        self._dots, = ax.plot([], [], "o", color=ORANGE, ms=4, label="‖∂L/∂b‖")
-        style_axes(ax, title="‖∂L/∂W‖ per layer (bars), ‖∂L/∂b‖ (dots)",
+        self._dots, = ax.plot([], [], "o", color=ORANGE, ms=4, label="‖∂C/∂b‖")
+        style_axes(ax, title="‖∂C/∂W‖ per layer (bars), ‖∂C/∂b‖ (dots)",
                    xlabel="layer (1 = next to the input)")
         self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._bars, self._dots, self._text)
@@ -141,7 +144,7 @@ class GradientFlowExplorer(Widget):
         self.ax.set_xlim(0.4, _bar_slots(n) + 0.6)
         finite = all(map(math.isfinite, s["grad_norms"]))
         self._text.set_text(f"{s['depth']} × {s['activation']}, W ~ N(0, {s['weight_scale']:.2f}²/{s['width']}):"
-                            f"   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = {s['first_over_last']:.2g}"
+                            f"   ‖∂C/∂W‖ layer 1 / layer {s['depth']} = {s['first_over_last']:.2g}"
                             + ("" if finite else "   (overflow: some norms are inf)"))
 
     def state(self):
@@ -161,7 +164,7 @@ INIT_CHOICES = (("Xavier (Glorot) uniform", "xavier"), ("Xavier normal", "xavier
 class InitExplorer(Widget):
     """Push a batch of standard-normal inputs through ``depth`` layers of ``width`` units and
     backpropagate a random gradient: per-layer histograms of the activations A and of the
-    gradients δ = ∂L/∂Z, and their standard deviations.  Glorot & Bengio (2010): keep
+    gradients δ = ∂C/∂Z, and their standard deviations.  Glorot & Bengio (2010): keep
     Var[W] = 2/(n_in + n_out) for tanh; He et al. (2015): Var[W] = 2/n_in for ReLU.
 
     The layers are ``bp.nn.Linear`` (bias 0) and ``bp.nn`` activation layers; the backward pass
@@ -200,7 +203,7 @@ class InitExplorer(Widget):
         self._std_a, = self.ax_s.semilogy([], [], "o-", color=BLUE, ms=3)
         self._std_d, = self.ax_s.semilogy([], [], "s-", color=RED, ms=3)
         style_axes(self.ax_a, title="activations A", xlabel="A", ylabel="fraction of values")
-        style_axes(self.ax_d, title="gradients δ = ∂L/∂Z", xlabel="δ")
+        style_axes(self.ax_d, title="gradients δ = ∂C/∂Z", xlabel="δ")
         style_axes(self.ax_s, xlabel="layer")
         set_title(self.ax_s, "std of A ●", loc="left", color=BLUE)       # the legend, in the title line
         set_title(self.ax_s, "std of δ ■", loc="right", color=RED)
@@ -239,7 +242,7 @@ class InitExplorer(Widget):
                 A_list.append(A)
             dA = rng.standard_normal(A.shape) / self.N        # a random upstream gradient at the top
             for lin, f in zip(reversed(linears), reversed(acts)):
-                delta = f.backward(dA)                        # BP1/BP2: δ = dA ⊙ f′(Z), this layer's ∂L/∂Z
+                delta = f.backward(dA)                        # BP1/BP2: δ = dA ⊙ f′(Z), this layer's ∂C/∂Z
                 deltas.insert(0, delta)
                 dA = delta @ lin.W.data                       # BP2: into the layer below
         zeros = act == "relu"
@@ -319,7 +322,7 @@ class InitExplorer(Widget):
 # ==============================================================================================
 
 class RemediesExplorer(Widget):
-    """Per-layer ‖∂L/∂W‖ of a deep stack of Linear → [norm] → activation blocks, optionally each
+    """Per-layer ‖∂C/∂W‖ of a deep stack of Linear → [norm] → activation blocks, optionally each
     wrapped in a residual connection Y = X + block(X).  The skip path adds dY unchanged to every
     block's input gradient, so the gradient reaches the first layers however deep the stack."""
 
@@ -364,7 +367,7 @@ class RemediesExplorer(Widget):
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.1, 0.15, 0.87, 0.68))
         self._bars = _log_bars(ax, self.MAX_DEPTH + 1, GREEN)
-        style_axes(ax, title="‖∂L/∂W‖ per Linear layer (log scale)", xlabel="layer (1 = next to the input)")
+        style_axes(ax, title="‖∂C/∂W‖ per Linear layer (log scale)", xlabel="layer (1 = next to the input)")
         self._text = self.figure.text(0.5, 0.97, "", ha="center", va="top", fontsize=FONT["text"])
         self._animate(*self._bars, self._text)
 
@@ -382,7 +385,7 @@ class RemediesExplorer(Widget):
         log_ylim(self.ax, *_set_bars(self._bars, s["grad_norms"]))
         self.ax.set_xlim(0.4, _bar_slots(len(s["grad_norms"])) + 0.6)
         how = ("residual " if s["skip"] else "plain ") + (f"+ {s['norm']} norm " if s["norm"] != "none" else "")
-        self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂L/∂W‖ layer 1 / layer {s['depth']} = "
+        self._text.set_text(f"{s['depth']} {how}blocks of {s['activation']}:   ‖∂C/∂W‖ layer 1 / layer {s['depth']} = "
                             f"{s['first_over_last']:.2g}")
 
     def state(self):
@@ -421,12 +424,10 @@ class RegularizationExplorer(Widget):
         self.extent = (-1.8, 2.8, -1.4, 1.9)
         gx, gy = np.meshgrid(np.linspace(*self.extent[:2], self.GRID), np.linspace(*self.extent[2:], self.GRID))
         self._grid = np.column_stack([gx.ravel(), gy.ravel()])
-        style = {"description_width": "initial"}
-        self.controls["l2"] = W.SelectionSlider(options=tuple(sorted(set(L2_RATES) | {float(l2)})), value=float(l2),
-                                                description="L2 rate λ", continuous_update=False, style=style)
-        self.controls["dropout"] = W.SelectionSlider(options=tuple(sorted(set(DROPOUT_RATES) | {float(dropout)})),
-                                                     value=float(dropout), description="dropout p",
-                                                     continuous_update=False, style=style)
+        self.controls["l2"] = selection_slider("L2 rate λ", float(l2), tuple(sorted(set(L2_RATES) | {float(l2)})),
+                                               wide=False)
+        self.controls["dropout"] = selection_slider("dropout p", float(dropout),
+                                                    tuple(sorted(set(DROPOUT_RATES) | {float(dropout)})), wide=False)
         self._finish()
 
     def _train(self, l2, p):

@@ -17,8 +17,12 @@ from ..gradcheck import relative_error
 from ..scalar import Value
 from ..validate import choice, int_in_range, real
 from ._base import (
+    BLUE,
     FONT,
-    OKABE_ITO,
+    GREEN,
+    GREY,
+    ORANGE,
+    RED,
     Widget,
     dropdown,
     float_slider,
@@ -34,7 +38,6 @@ __all__ = ["CircuitExplorer", "ActivationExplorer", "LayerShapeExplorer", "Softm
            "FiniteDifferenceExplorer", "LearningRateExplorer", "OptimizerExplorer"]
 
 ACTIVATION_NAMES = tuple(activations.ACTIVATIONS)
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 
 # ==============================================================================================
@@ -205,7 +208,7 @@ class LayerShapeExplorer(Widget):
 
     def _build_figure(self):
         ax = self.ax = self.figure.add_axes((0.0, 0.0, 1.0, 0.93))
-        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂L/∂Z,  dW = δᵀA",
+        self.figure.suptitle("forward: Z = A·Wᵀ + b      backward: δ = ∂C/∂Z,  dW = δᵀA",
                              fontsize=FONT["title"])
         ax.axis("off")
         self._slot = self.MAX_SIZE + 3.0           # width reserved per block, in cells
@@ -283,11 +286,11 @@ class LayerShapeExplorer(Widget):
 
 
 # ==============================================================================================
-# 05 — logits -> softmax -> loss, and dL/dz
+# 05 — logits -> softmax -> loss, and dC/dz
 # ==============================================================================================
 
 class SoftmaxExplorer(Widget):
-    """Logit sliders -> softmax probabilities and the gradient ∂L/∂z.  With cross-entropy the
+    """Logit sliders -> softmax probabilities and the gradient ∂C/∂z.  With cross-entropy the
     gradient is p − onehot(y) (the softmax Jacobian cancels); with MSE on the probabilities it is
     Jᵀ(2(p − y)/C), which vanishes when the softmax saturates."""
 
@@ -319,7 +322,7 @@ class SoftmaxExplorer(Widget):
         self._g_bars = list(self.ax_g.bar(k, np.zeros(self.n_classes), color=RED))
         self.ax_p.set_ylim(0, 1)
         set_title(self.ax_p, "softmax probabilities p")
-        set_title(self.ax_g, "gradient ∂L/∂z")
+        set_title(self.ax_g, "gradient ∂C/∂z")
         self.ax_g.axhline(0, color="black", lw=0.6)
         self.ax_g.set_ylim(-1.05, 1.05)
         for ax in (self.ax_p, self.ax_g):
@@ -352,7 +355,7 @@ class SoftmaxExplorer(Widget):
             pb.set_height(s["probs"][i])
             pb.set_color(ORANGE if i == s["target"] else BLUE)
             gb.set_height(s["grad"][i])
-        self._text.set_text(f"{s['loss_name']} loss L = {s['loss']:.4f}    (target class {s['target']}; "
+        self._text.set_text(f"{s['loss_name']} loss C = {s['loss']:.4f}    (target class {s['target']}; "
                             f"ln C = {math.log(self.n_classes):.3f})")
 
     def state(self):
@@ -456,7 +459,7 @@ class FiniteDifferenceExplorer(Widget):
 # ==============================================================================================
 
 def _quadratic(curvatures, angle=0.0):
-    """H = R diag(λ) Rᵀ (R a rotation by ``angle`` radians); f(w) = ½ wᵀHw, ∇f = Hw."""
+    """H = R diag(λ) Rᵀ (R a rotation by ``angle`` radians); C(w) = ½ wᵀHw, ∇C = Hw."""
     lam = np.asarray(curvatures, dtype=float)
     if lam.size == 1:
         return lam.reshape(1, 1)
@@ -466,7 +469,7 @@ def _quadratic(curvatures, angle=0.0):
 
 
 def _descend(H, w0, name, lr, beta, steps, limit=1e100):
-    """Run a ``bp.optim`` optimiser on f(w) = ½ wᵀHw from w0.
+    """Run a ``bp.optim`` optimiser on C(w) = ½ wᵀHw from w0.
 
     Returns (path (k+1, d), losses (k+1,), diverged) with k <= steps; stops when |w| > limit.
     """
@@ -490,7 +493,7 @@ def _descend(H, w0, name, lr, beta, steps, limit=1e100):
 
 def _momentum_rate(alpha_lambda, beta):
     """Spectral radius of heavy-ball momentum on one eigen-direction: the largest |root| of
-    r² − (1 + β − αλ) r + β = 0.  Converges iff it is < 1, i.e. 0 < αλ < 2 + 2β (β = 0: plain GD)."""
+    r² − (1 + β − ηλ) r + β = 0.  Converges iff it is < 1, i.e. 0 < ηλ < 2 + 2β (β = 0: plain GD)."""
     roots = np.roots([1.0, -(1.0 + beta - alpha_lambda), beta])
     return float(np.max(np.abs(roots)))
 
@@ -504,9 +507,9 @@ def _ellipses(H, levels, n=120):
 
 
 class LearningRateExplorer(Widget):
-    """Gradient descent (optionally with momentum) on f(w) = ½λw² (dims=1) or on a 2-D quadratic
-    with curvatures λ and λ/condition (dims=2).  Plain GD multiplies the error by (1 − αλ) per
-    step, so it converges iff 0 < αλ < 2; with momentum β the bound is αλ < 2 + 2β."""
+    """Gradient descent (optionally with momentum) on C(w) = ½λw² (dims=1) or on a 2-D quadratic
+    with curvatures λ and λ/condition (dims=2).  Plain GD multiplies the error by (1 − ηλ) per
+    step, so it converges iff 0 < ηλ < 2; with momentum β the bound is ηλ < 2 + 2β."""
 
     figsize = (7.2, 3.2)
     BOX = 1.6
@@ -522,7 +525,7 @@ class LearningRateExplorer(Widget):
         self.condition = real(condition, "condition", own, low=1, high=1000)
         super().__init__()
         c = self.controls
-        c["lr"] = log_slider("learning rate α", lr, 1e-3, 10.0, ".3g")
+        c["lr"] = log_slider("learning rate η", lr, 1e-3, 10.0, ".3g")
         c["momentum"] = float_slider("momentum β", momentum, 0.0, 0.99, 0.01)
         c["curvature"] = log_slider("curvature λ", curvature, 0.1, 10.0, ".3g")
         c["steps"] = int_slider("steps", steps, 1, 200)
@@ -572,7 +575,7 @@ class LearningRateExplorer(Widget):
             self.ax_w.set_xlim(-B, B)
             self.ax_w.set_ylim(-0.05 * lam * B * B, 0.55 * lam * B * B)
             self.ax_w.set_xlabel("w", fontsize=FONT["label"])
-            set_title(self.ax_w, "f(w) = ½λw² and the GD path")
+            set_title(self.ax_w, "C(w) = ½λw² and the GD path")
         else:
             self._curve.set_data([], [])
             f0 = 0.5 * float(path[0] @ s["H"] @ path[0])
@@ -590,7 +593,7 @@ class LearningRateExplorer(Widget):
 
         verdict = "converges" if s["converges"] else "DIVERGES"
         bound = "2" if s["momentum"] == 0 else f"2 + 2β = {2 + 2 * s['momentum']:.2f}"
-        self._text.set_text(f"αλ_max = {s['alpha_lambda']:.3g}  (bound {bound}):  {verdict},  error × "
+        self._text.set_text(f"ηλ_max = {s['alpha_lambda']:.3g}  (bound {bound}):  {verdict},  error × "
                             f"{s['rate']:.3g} per step")
         self._text.set_color("black" if s["converges"] else RED)
 
@@ -604,7 +607,7 @@ class LearningRateExplorer(Widget):
 class OptimizerExplorer(Widget):
     """Optimiser paths on an ill-conditioned 2-D quadratic (curvatures 100 and 1, rotated 30°),
     against plain gradient descent at the same learning rate (grey).  For momentum, theory says
-    the iteration converges iff αλ_max < 2 + 2β (Goh, "Why Momentum Really Works", Distill 2017)."""
+    the iteration converges iff ηλ_max < 2 + 2β (Goh, "Why Momentum Really Works", Distill 2017)."""
 
     figsize = (7.2, 3.6)
     NAMES = ("sgd", "momentum", "adam", "rmsprop")
@@ -621,7 +624,7 @@ class OptimizerExplorer(Widget):
         super().__init__()
         c = self.controls
         c["optimizer"] = dropdown("optimizer", optimizer, self.NAMES)
-        c["lr"] = log_slider("learning rate α", lr, 1e-4, 1.0, ".3g")
+        c["lr"] = log_slider("learning rate η", lr, 1e-4, 1.0, ".3g")
         c["beta"] = float_slider("β (momentum / β₁ / ρ)", beta, 0.0, 0.999, 0.001, ".3f")
         c["steps"] = int_slider("steps", steps, 5, 500, 5)
         self.H = _quadratic(self.CURVATURES, angle=math.radians(30))
@@ -639,7 +642,7 @@ class OptimizerExplorer(Widget):
         self.ax_w.set_aspect("equal")
         self._gd_path, = self.ax_w.plot([], [], "s--", color="#666666", ms=2, lw=1)
         self._path, = self.ax_w.plot([], [], "o-", color=ORANGE, ms=2, lw=1)
-        self._gd_loss, = self.ax_L.semilogy([], [], "--", color="#666666", lw=1, label="plain GD (same α, grey)")
+        self._gd_loss, = self.ax_L.semilogy([], [], "--", color="#666666", lw=1, label="plain GD (same η, grey)")
         self._loss, = self.ax_L.semilogy([], [], color=ORANGE, lw=1.3, label="chosen optimiser")
         self.ax_L.legend(fontsize=FONT["legend"], loc="lower left")
         style_axes(self.ax_L, title="loss  (fixed scale)", xlabel="step")
@@ -675,12 +678,12 @@ class OptimizerExplorer(Widget):
 
         text = f"{s['optimizer']}: final loss {s['loss'][-1]:.2e}  (plain GD {s['gd_loss'][-1]:.2e})"
         if "rate" in s:
-            text += (f"\nαλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "
+            text += (f"\nηλ_max = {s['alpha_lambda']:.3g} vs bound {s['bound']:.2f}: "
                      f"{'converges' if s['converges'] else 'DIVERGES'}  (error × {s['rate']:.3f} per step)")
         elif s["diverged"]:
             text += "\nDIVERGED"
         else:
-            text += "\n(per-coordinate step sizes: the αλ < 2 + 2β bound does not apply)"
+            text += "\n(per-coordinate step sizes: the ηλ < 2 + 2β bound does not apply)"
         self._text.set_text(text)
         self._path.set_label(s["optimizer"])
 

@@ -1,14 +1,13 @@
 """Gates: how much gradient reaches back through an RNN, an LSTM and a GRU (notebook 14).
 
 The numbers come from the engine: ``bp.nn.RNN``, ``bp.nn.LSTM`` and ``bp.nn.GRU`` read the same fixed batch of
-marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (L = Σ h_T), and
-``hidden_gradient_norms`` / ``LSTM.cell_gradient_norms`` run their BPTT (truncated when a window is chosen).
+marked-memory sequences (``bp.data.marked_memory``), the loss reads only the last state (C = Σ h_T), and
+``hidden_gradient_norms`` / ``last_state_norms`` run their BPTT (truncated when a window is chosen).
 """
 from __future__ import annotations
 
 from collections import OrderedDict
 
-import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
@@ -23,6 +22,7 @@ from ._base import (
     float_slider,
     int_slider,
     no_minor_ticks,
+    selection_slider,
     set_title,
     sticky_limit,
     style_axes,
@@ -38,11 +38,11 @@ OFF = 0
 
 
 class GateExplorer(Widget):
-    """‖∂L/∂h_t‖ / ‖∂L/∂h_T‖ against the steps back T − t for a vanilla RNN, an LSTM and a GRU.
+    """‖∂C/∂h_t‖ / ‖∂C/∂h_T‖ against the steps back T − t for a vanilla RNN, an LSTM and a GRU.
 
     Each network has ``n_hidden`` units, the engine's default initialisation with seed ``seed``, and reads the
     same batch of 8 marked-memory sequences (2 inputs); the loss reads only h_T.  The chosen ``cell`` is drawn
-    bold, the other two thin; for the LSTM the gradient along the cell, ‖∂L/∂c_t‖ / ‖∂L/∂c_T‖, is dashed.
+    bold, the other two thin; for the LSTM the gradient along the cell, ‖∂C/∂c_t‖ / ‖∂C/∂c_T‖, is dashed.
 
     Controls: ``cell`` (RNN / LSTM / GRU), ``length`` (T), ``forget_bias`` (the LSTM's forget-gate bias and the
     GRU's update-gate bias: the bias of the gate that keeps the old state) and ``truncate`` (a truncated-BPTT
@@ -75,10 +75,8 @@ class GateExplorer(Widget):
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
         c["forget_bias"] = float_slider("forget / update bias", round(forget_bias * 2) / 2, *self.BIAS_RANGE, 0.5,
                                         fmt=".1f")
-        c["truncate"] = W.SelectionSlider(options=tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),),
-                                          value=OFF if truncate is None else truncate,
-                                          description="truncate BPTT to", continuous_update=False,
-                                          style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["truncate"] = selection_slider("truncate BPTT to", OFF if truncate is None else truncate,
+                                         tuple((str(k), k) for k in TRUNCATE_CHOICES) + (("off", OFF),))
         self._finish()
 
     def model(self, cell=None, forget_bias=None, truncate=None):
@@ -95,7 +93,7 @@ class GateExplorer(Widget):
         return nn.GRU(self.N_IN, self.n_hidden, seed=self.seed, update_bias=bias, truncate=window)
 
     def _norms(self, cell, T, bias, window):
-        """(‖∂L/∂h_t‖ / ‖∂L/∂h_T‖, the cell's ‖∂L/∂c_t‖ / ‖∂L/∂c_T‖ or None, (mean keep gate, the largest
+        """(‖∂C/∂h_t‖ / ‖∂C/∂h_T‖, the cell's ‖∂C/∂c_t‖ / ‖∂C/∂c_T‖ or None, (mean keep gate, the largest
         product of a unit's keep gates over the T steps) or None), t = 0..T; cached."""
         key = (cell, T, bias if cell != "RNN" else None, window)
         if key in self._cache:
@@ -107,9 +105,8 @@ class GateExplorer(Widget):
             if cell == "RNN":
                 g, dc = layer.hidden_gradient_norms(X), None
             else:
-                grads = layer.last_state_gradients(X)             # one forward and one backward for both
-                g = np.sqrt((grads["dh"] ** 2).sum(axis=(1, 2)))
-                dc = np.sqrt((grads["dc"] ** 2).sum(axis=(1, 2))) if cell == "LSTM" else None
+                norms = layer.last_state_norms(X)                 # one forward and one backward for both
+                g, dc = norms["dh"], norms.get("dc")
         out = [g / g[-1], None if dc is None else (dc / dc[-1] if dc[-1] > 0 else dc), None]
         if cell != "RNN":
             keep = layer.keep_gates()                             # f (LSTM) or z (GRU), (N, T, n)
@@ -128,7 +125,7 @@ class GateExplorer(Widget):
         self._cell_line, = ax.semilogy([], [], "--", color=CELL_PATH, lw=1.6)
         self._window = ax.axvline(0.0, color="#666666", ls=":", lw=1)
         style_axes(ax, xlabel=r"steps back, $T - t$  (the loss reads only $h_T$)")
-        set_title(ax, r"$\|\partial L/\partial h_t\| \,/\, \|\partial L/\partial h_T\|$:  RNN  ", loc="left",
+        set_title(ax, r"$\|\partial C/\partial h_t\| \,/\, \|\partial C/\partial h_T\|$:  RNN  ", loc="left",
                   color=COLOR["RNN"])
         set_title(ax, "LSTM (- - its cell)  GRU", loc="right", color="#333333")
         ax.set_yscale("log")
@@ -182,7 +179,7 @@ class GateExplorer(Widget):
         first = f"{cell}, T = {T}" + (f", truncated to {k} steps" if k is not None else ", full BPTT")
         if gate:
             first += f", bias {s['forget_bias']:g}: mean {gate} = {keep:.2f}"
-        second = f"gradient reaching h_0 (T steps back): {ratio:.1e} of ‖∂L/∂h_T‖"
+        second = f"gradient reaching h_0 (T steps back): {ratio:.1e} of ‖∂C/∂h_T‖"
         if gate:
             second += f";  largest Π_t {gate.split()[-1]}_t of one unit: {best:.1e}"
         self._text.set_text(f"{first}\n{second}")

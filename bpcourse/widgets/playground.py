@@ -9,6 +9,10 @@ optimisers, and depth up to 10 hidden layers (enough to watch gradients vanish).
     pg.step(500)            # or drive it from Python ...
     pg.controls["lr"].value = 0.3      # ... changing only the learning rate never resets training
     pg.state()["grad_norms"]           # the numbers in the bars
+
+This module is the view: controls, layout and figure.  What is trained (configuration, data,
+model, the step, the rollback after a divergence) is a ``bpcourse.playground_session.PlaygroundSession``,
+``pg.session``, which runs without any widget.
 """
 from __future__ import annotations
 
@@ -17,11 +21,26 @@ import time
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.colors import LinearSegmentedColormap, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.ticker import MaxNLocator
 
-from .. import activations, data, diagnostics, losses, nn, optim, regularization, train
-from ..validate import NonFiniteError, choice, int_in_range, real
+from ..playground_session import (
+    ACTIVATIONS,
+    DATASETS,
+    GRID,
+    INITS,
+    LOSSES,
+    MAX_BATCH,
+    MAX_LAYERS,
+    MAX_WIDTH,
+    OPTIMIZERS,
+    PRESETS,
+    REGULARIZATIONS,
+    PlaygroundSession,
+    resolve_config,
+)
+from ..plotting import sign_cmap
+from ..validate import choice, int_in_range
 from ._base import (
     FONT,
     OKABE_ITO,
@@ -33,67 +52,23 @@ from ._base import (
     log_ylim,
     nice_ceiling,
     no_minor_ticks,
+    selection_slider,
     set_title,
     style_axes,
 )
 
 __all__ = ["Playground", "PRESETS", "DATASETS", "LOSSES", "OPTIMIZERS", "ACTIVATIONS", "INITS"]
-
-DATASETS = ("circles", "xor", "moons", "spirals", "gaussians")
-_MENU_FIRST = ("tanh", "relu", "sigmoid")   # the usual choices lead the menu; the rest follow the engine's order
-ACTIVATIONS = _MENU_FIRST + tuple(name for name in activations.ACTIVATIONS if name not in _MENU_FIRST)
-INITS = ("xavier", "xavier_normal", "he", "he_uniform", "lecun", "normal", "constant")
-LOSSES = ("bce", "cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-REGULARIZATIONS = ("none", "l1", "l2")
 REG_RATES = (0.0, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-MAX_LAYERS, MAX_WIDTH, MAX_BATCH = 10, 64, 128
-LR_RANGE = (1e-5, 10.0)
-N_POINTS = 300            # points per dataset (train + test)
-GRID = 40                 # decision map resolution (GRID x GRID forward passes per tick)
+LR_RANGE = (1e-5, 10.0)   # the learning-rate slider's range (the session itself takes any lr > 0)
 MAX_CURVE_POINTS = 1500   # loss curves are thinned to this many points before drawing
 PLAY_INTERVAL = 120       # ms between ticks while playing (raised automatically on a slow machine)
-BLOW_UP = 1e6             # a loss this many times its value at step 0 counts as divergence
 MIN_WEIGHT_SLOTS = 5      # the weights row is laid out for at least this many layers (few stay narrow)
 WEIGHT_XMAX = float(MAX_LAYERS + 1)   # the weights row's fixed x range: one unit per layer at full depth
 # weights: blue < 0 < vermillion (Okabe & Ito), white at 0; colour limits ±max|W| per layer
-WEIGHT_CMAP = LinearSegmentedColormap.from_list("bp_weights", [OKABE_ITO["blue"], "#FFFFFF",
-                                                               OKABE_ITO["vermillion"]])
-
-PRESETS = {
-    "xor": dict(dataset="xor", hidden=(4,), activation="tanh", lr=0.1,
-                description="XOR needs a hidden layer: 4 tanh units solve it."),
-    "deep_sigmoid": dict(dataset="circles", hidden=(8,) * 8, activation="sigmoid", init="xavier",
-                         optimizer="sgd", lr=0.3, description="8 sigmoid layers: the gradient bars fall "
-                         "by orders of magnitude towards the input, and the first layers barely learn."),
-    "deep_relu_he": dict(dataset="circles", hidden=(8,) * 8, activation="relu", init="he", optimizer="sgd",
-                         lr=0.03, description="The same depth with ReLU and He init: gradients reach "
-                         "every layer."),
-    "too_high_lr": dict(dataset="circles", hidden=(8, 8), activation="relu", init="he", loss="mse",
-                        optimizer="sgd", lr=3.0, description="A learning rate far too high: the loss blows "
-                        "up.  Lower it and training resumes from the last finite weights."),
-    "symmetry": dict(dataset="circles", hidden=(8, 8), activation="tanh", init="constant", lr=0.1,
-                     description="Constant init: every unit of a layer gets the same gradient and stays "
-                     "identical, so the network never uses more than one unit per layer."),
-    "spirals_adam": dict(dataset="spirals", hidden=(16, 16, 16), activation="tanh", optimizer="adam",
-                         lr=0.01, noise=0.05, description="Spirals need depth; Adam gets there fast."),
-    "overfit": dict(dataset="moons", noise=0.35, train_fraction=0.2, hidden=(32, 32, 32), activation="relu",
-                    init="he", optimizer="adam", lr=0.01, description="Few noisy training points and a big "
-                    "net: train loss falls, test loss rises.  Try L2 with a rate of 0.01."),
-}
-
-_DEFAULTS = dict(dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
-                 optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
-                 regularization="none", reg_rate=0.0, seed=0)
-
-
-class _Diverged(Exception):
-    pass
-
-
-def _grad_norms(linears):
-    """Frobenius norm of each Linear layer's W.grad: list of floats, input layer first."""
-    return [float(np.linalg.norm(layer.W.grad)) for layer in linears]
+WEIGHT_CMAP = sign_cmap()
+# the settings whose controls carry the session's value as is
+_PLAIN = ("dataset", "activation", "init", "loss", "optimizer", "lr", "batch_size", "noise", "train_fraction",
+          "regularization")
 
 
 def _weight_scale(W):
@@ -101,6 +76,10 @@ def _weight_scale(W):
     tiny floor keeps symmetric colour limits ±scale valid for an all-zero W."""
     finite = np.abs(W[np.isfinite(W)])
     return max(float(finite.max()), 1e-12) if finite.size else 1.0
+
+
+def _from_session(name, doc):
+    return property(lambda self: getattr(self.session, name), doc=doc)
 
 
 class Playground(Widget):
@@ -111,7 +90,7 @@ class Playground(Widget):
     Arguments (all keywords; each is also a control in ``.controls``):
       dataset        one of "circles" "xor" "moons" "spirals" "gaussians" (2 classes)
       hidden         hidden layer widths, e.g. (8, 8); 0-10 layers of width 1-64
-      activation     "tanh" "relu" "sigmoid" "leaky_relu" "identity"
+      activation     "tanh" "relu" "sigmoid" "leaky_relu" "identity" "gelu"
       init           "xavier" "xavier_normal" "he" "he_uniform" "lecun" "normal" "constant"
       loss           "bce" (1 logit, BCE from logits), "cross_entropy" (2 logits), "mse" (1 output)
       optimizer      "sgd", "momentum" (SGD with momentum 0.9), "adam"
@@ -127,9 +106,23 @@ class Playground(Widget):
     Controls that only change how training proceeds (lr, batch size, regularisation, steps per
     tick, optimiser) keep the weights; those that change the data or the network reset it.
     ``.tick()`` runs ``steps_per_tick`` mini-batch steps and redraws (what "play" does).
+    The training itself is ``.session`` (a ``PlaygroundSession``); ``model``, ``optimizer``,
+    ``loss_fn``, ``data``, ``history``, ``step_count``, ``diverged_at``, ``hidden`` and ``seed`` read it.
     """
 
     figsize = (8.0, 7.0)
+
+    model = _from_session("model", "The MLP being trained (``bp.nn.MLP``).")
+    linears = _from_session("linears", "Its Linear layers, input first.")
+    optimizer = _from_session("optimizer", "The optimiser (a new one after a divergence or an optimiser change).")
+    loss_fn = _from_session("loss_fn", "The loss object.")
+    data = _from_session("data", "Dict X_train (N, 2), y_train (N,), X_test, y_test.")
+    extent = _from_session("extent", "The decision map's (x0, x1, y0, y1).")
+    history = _from_session("history", "Lists step, train_loss, test_loss, train_acc, test_acc.")
+    step_count = _from_session("step_count", "Mini-batch steps since the last reset.")
+    diverged_at = _from_session("diverged_at", "The step that diverged (weights rolled back), or None.")
+    hidden = _from_session("hidden", "Hidden layer widths (tuple).")
+    seed = _from_session("seed", "Seeds data, weights and mini-batch order.")
 
     def __init__(self, dataset="circles", hidden=(8, 8), activation="tanh", init="xavier", loss="bce",
                  optimizer="sgd", lr=0.03, batch_size=16, noise=0.1, train_fraction=0.7,
@@ -139,56 +132,16 @@ class Playground(Widget):
                      optimizer=optimizer, lr=lr, batch_size=batch_size, noise=noise,
                      train_fraction=train_fraction, regularization=regularization, reg_rate=reg_rate,
                      seed=seed)
-        cfg = self._resolve(given, preset)
-        self.seed = cfg["seed"]
-        self.hidden = cfg["hidden"]
+        cfg = resolve_config(given, preset, "Playground", lr_range=LR_RANGE)
         self.steps_per_tick = int_in_range(steps_per_tick, "steps_per_tick", "Playground", 1, 1000)
-        self.history = {"step": [], "train_loss": [], "test_loss": [], "train_acc": [], "test_acc": []}
-        self.step_count = 0
-        self.diverged_at = None
-        self._blow_up = np.inf
+        self.session = PlaygroundSession(**cfg)
+        self.session.preset = preset
         self.tick_times = []
         self.note = W.HTML(html.escape(PRESETS[preset]["description"]) if preset else "")
         self._make_controls(cfg, preset)
-        self._new_data()
-        self._new_model()
         self._finish()
 
-    # ---- configuration --------------------------------------------------------------------
-    @staticmethod
-    def _resolve(given, preset):
-        """Merge defaults, preset and explicit arguments, then validate everything."""
-        cfg = dict(given)
-        if preset is not None:
-            choice(preset, tuple(PRESETS), "preset", "Playground")
-            for key, value in PRESETS[preset].items():
-                if key != "description" and given[key] == _DEFAULTS[key]:
-                    cfg[key] = value
-        own = "Playground"
-        choice(cfg["dataset"], DATASETS, "dataset", own)
-        choice(cfg["activation"], ACTIVATIONS, "activation", own)
-        choice(cfg["init"], INITS, "init", own)
-        choice(cfg["loss"], LOSSES, "loss", own)
-        choice(cfg["optimizer"], OPTIMIZERS, "optimizer", own)
-        choice(cfg["regularization"], REGULARIZATIONS, "regularization", own)
-        cfg["lr"] = real(cfg["lr"], "lr", own, low=LR_RANGE[0], high=LR_RANGE[1])
-        cfg["noise"] = real(cfg["noise"], "noise", own, low=0.0, high=0.5)
-        cfg["train_fraction"] = real(cfg["train_fraction"], "train_fraction", own, low=0.1, high=0.9)
-        cfg["reg_rate"] = real(cfg["reg_rate"], "reg_rate", own, low=0.0, high=10.0)
-        cfg["batch_size"] = int_in_range(cfg["batch_size"], "batch_size", own, 1, MAX_BATCH)
-        cfg["seed"] = int_in_range(cfg["seed"], "seed", own, 0, 2**32 - 1)
-        hidden = cfg["hidden"]
-        if isinstance(hidden, (int, np.integer)):
-            hidden = (hidden,)
-        try:
-            hidden = tuple(hidden)
-        except TypeError:
-            raise ValueError(f"Playground: hidden must be a tuple of layer widths, got {hidden!r}") from None
-        if len(hidden) > MAX_LAYERS:
-            raise ValueError(f"Playground: at most {MAX_LAYERS} hidden layers, got {len(hidden)}")
-        cfg["hidden"] = tuple(int_in_range(h, "hidden layer width", own, 1, MAX_WIDTH) for h in hidden)
-        return cfg
-
+    # ---- controls and layout --------------------------------------------------------------------
     def _make_controls(self, cfg, preset):
         rates = tuple(sorted(set(REG_RATES) | {cfg["reg_rate"]}))
         c = self.controls
@@ -203,8 +156,8 @@ class Playground(Widget):
         c["dataset"] = dropdown("dataset", cfg["dataset"], DATASETS)
         c["noise"] = float_slider("noise", cfg["noise"], 0.0, 0.5, 0.01)
         c["train_fraction"] = float_slider("train fraction", cfg["train_fraction"], 0.1, 0.9, 0.05)
-        c["hidden_layers"] = int_slider("hidden layers", len(self.hidden), 0, MAX_LAYERS)
-        c["width"] = int_slider("width", max(self.hidden, default=8), 1, MAX_WIDTH)
+        c["hidden_layers"] = int_slider("hidden layers", len(cfg["hidden"]), 0, MAX_LAYERS)
+        c["width"] = int_slider("width", max(cfg["hidden"], default=8), 1, MAX_WIDTH)
         c["activation"] = dropdown("activation", cfg["activation"], ACTIVATIONS)
         c["init"] = dropdown("init", cfg["init"], INITS)
         c["loss"] = dropdown("loss", cfg["loss"], LOSSES)
@@ -212,9 +165,7 @@ class Playground(Widget):
         c["lr"] = log_slider("learning rate", cfg["lr"], *LR_RANGE, fmt=".1e")
         c["batch_size"] = int_slider("batch size", cfg["batch_size"], 1, MAX_BATCH)
         c["regularization"] = dropdown("regularization", cfg["regularization"], REGULARIZATIONS)
-        c["reg_rate"] = W.SelectionSlider(options=rates, value=cfg["reg_rate"], description="reg. rate",
-                                          continuous_update=False, style={"description_width": "initial"},
-                                          layout=W.Layout(width="300px"))
+        c["reg_rate"] = selection_slider("reg. rate", cfg["reg_rate"], rates)
         c["step"].on_click(lambda _: self._button(self.tick))
         c["reset"].on_click(lambda _: self._button(self.reset))
 
@@ -235,7 +186,7 @@ class Playground(Widget):
             self.last_error = exc
             self._show_error(f"{type(exc).__name__}: {exc}")
 
-    # ---- control changes ----------------------------------------------------------------------
+    # ---- control changes ------------------------------------------------------------------------
     def _value(self, name):
         return self.controls[name].value
 
@@ -252,126 +203,58 @@ class Playground(Widget):
                 self.apply_preset(change["new"])
             return
         self._set("preset", "custom")
-        if name == "lr":
-            self.optimizer.lr = change["new"]      # same optimizer, same weights, same history
-            if self.diverged_at is not None:
-                self.diverged_at = None            # weights were rolled back: try again
-        elif name == "steps_per_tick":
+        if name == "steps_per_tick":
             self.steps_per_tick = change["new"]
-        elif name == "optimizer":
-            self._new_optimizer()                  # keeps the weights
-        elif name in ("batch_size", "regularization", "reg_rate"):
-            pass                                   # read at every step
+            rebuilt = False
         elif name in ("hidden_layers", "width"):
-            self.hidden = (self._value("width"),) * self._value("hidden_layers")
-            self.reset()
-            return
-        elif name in ("dataset", "noise", "train_fraction"):
-            self._new_data()
-            self.reset()
-            return
-        else:                                      # activation, init, loss
-            self.reset()
-            return
-        self._draw()
+            rebuilt = self.session.configure(hidden=(self._value("width"),) * self._value("hidden_layers"))
+        else:                                      # lr and the optimiser keep the weights, the data and
+            rebuilt = self.session.configure(**{name: change["new"]})     # the network's settings reset
+        if rebuilt:
+            self._set("play", 0)
+        self._draw()                               # the session evaluated a rebuilt network already
         self.render()
 
     def apply_preset(self, name):
         """Set the controls to a scenario from PRESETS and reset (one redraw)."""
         choice(name, tuple(PRESETS), "preset", "Playground")
-        p = dict(_DEFAULTS, **PRESETS[name])
+        self.session.apply_preset(name)
+        cfg = self.session.config
         self._hold += 1
         try:
-            for key in ("dataset", "activation", "init", "loss", "optimizer", "lr", "batch_size", "noise",
-                        "train_fraction", "regularization"):
-                self.controls[key].value = p[key]
-            if p["reg_rate"] not in self.controls["reg_rate"].options:
+            for key in _PLAIN:
+                self.controls[key].value = cfg[key]
+            if cfg["reg_rate"] not in self.controls["reg_rate"].options:
                 self.controls["reg_rate"].options = tuple(sorted(set(self.controls["reg_rate"].options)
-                                                                 | {p["reg_rate"]}))
-            self.controls["reg_rate"].value = p["reg_rate"]
-            self.hidden = tuple(p["hidden"])
-            self.controls["hidden_layers"].value = len(self.hidden)
-            self.controls["width"].value = max(self.hidden, default=8)
+                                                                 | {cfg["reg_rate"]}))
+            self.controls["reg_rate"].value = cfg["reg_rate"]
+            self.controls["hidden_layers"].value = len(cfg["hidden"])
+            self.controls["width"].value = max(cfg["hidden"], default=8)
             self.controls["preset"].value = name
             self.note.value = html.escape(PRESETS[name]["description"])
+            self.controls["play"].value = 0
         finally:
             self._hold -= 1
-        self._new_data()
-        self.reset()
-
-    # ---- data, model, optimiser -------------------------------------------------------------
-    def _new_data(self):
-        X, y = data.make_dataset(self._value("dataset"), n=N_POINTS, noise=self._value("noise"), seed=self.seed)
-        Xtr, Xte, ytr, yte = data.train_test_split(X, y, test_fraction=1.0 - self._value("train_fraction"),
-                                                   seed=self.seed)
-        self.data = {"X_train": Xtr, "y_train": ytr, "X_test": Xte, "y_test": yte}
-        pad = 0.15 * (X.max(0) - X.min(0)) + 0.1
-        lo, hi = X.min(0) - pad, X.max(0) + pad
-        self.extent = (lo[0], hi[0], lo[1], hi[1])
-        gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID))
-        self._grid = np.column_stack([gx.ravel(), gy.ravel()])
-
-    def _new_model(self):
-        loss = self._value("loss")
-        n_out = 2 if loss == "cross_entropy" else 1
-        init = self._value("init")
-        kw = {"std": 1.0} if init == "normal" else {}
-        self.model = nn.MLP([2, *self.hidden, n_out], activation=self._value("activation"), init=init,
-                            seed=self.seed, **kw)
-        self.linears = self.model.linear_layers()
-        self.loss_fn = {"bce": lambda: losses.BCE(from_logits=True), "cross_entropy": losses.SoftmaxCrossEntropy,
-                        "mse": losses.MSE}[loss]()
-        self._new_optimizer()
-        self._batch_rng = np.random.default_rng(self.seed)
-        self._order, self._cursor = np.empty(0, dtype=int), 0
-
-    def _new_optimizer(self):
-        self.optimizer = optim.make_optimizer(self._value("optimizer"), self.model.parameters(), self._value("lr"))
+        self._draw()
+        self.render()
 
     def reset(self):
         """New weights (same seed), fresh optimiser state, empty history; redraw."""
-        self._new_model()
-        self.step_count = 0
-        self.diverged_at = None
-        for values in self.history.values():
-            values.clear()
-        self._blow_up = np.inf
+        self.session.reset()
         self._set("play", 0)
-        self.update()
+        self._draw()
+        self.render()
         return self
 
-    # ---- training ----------------------------------------------------------------------------
-    def _targets(self, y):
-        return y if self._value("loss") == "cross_entropy" else y.astype(np.float64).reshape(-1, 1)
-
-    def _next_batch(self):
-        n = len(self.data["y_train"])
-        size = min(self._value("batch_size"), n)
-        if self._cursor + size > len(self._order):
-            self._order, self._cursor = self._batch_rng.permutation(n), 0
-        idx = self._order[self._cursor:self._cursor + size]
-        self._cursor += size
-        return self.data["X_train"][idx], self.data["y_train"][idx]
-
-    def _train_step(self):
-        """One mini-batch step: forward, loss, backward (BP1-BP4), regulariser gradient, update."""
-        Xb, yb = self._next_batch()
-        reg, rate = self._value("regularization"), self._value("reg_rate")
-        reg = regularization.Regularization(reg, rate) if reg != "none" and rate > 0 else None
-        L, _ = train.train_step(self.model, self.loss_fn, self.optimizer, Xb, self._targets(yb), reg)
-        if L > self._blow_up:                  # the step is rolled back by _run
-            raise _Diverged
-        self.step_count += 1
-        return _grad_norms(self.linears)       # the step leaves .grad as it was used
-
+    # ---- training -------------------------------------------------------------------------------
     def step(self, n=1):
         """Run ``n`` mini-batch steps (history recorded every ``steps_per_tick`` steps), then redraw.
 
         Returns self.  A divergence (non-finite loss or weights) stops early: see ``diverged_at``.
         """
         n = int_in_range(n, "n", "Playground.step", 0, 10**7)
-        while n > 0 and self._run(min(n, self.steps_per_tick)):
-            n -= min(n, self.steps_per_tick)
+        if not self.session.train(n, self.steps_per_tick):
+            self.controls["play"].playing = False
         self._draw()
         self.render()
         return self
@@ -379,7 +262,8 @@ class Playground(Widget):
     def tick(self):
         """One animation frame: ``steps_per_tick`` steps, evaluation, redraw.  Returns seconds taken."""
         t0 = time.perf_counter()
-        self._run(self.steps_per_tick)
+        if not self.session.step(self.steps_per_tick):
+            self.controls["play"].playing = False          # pause on a divergence
         t1 = time.perf_counter()
         self._draw()
         t2 = time.perf_counter()
@@ -388,83 +272,6 @@ class Playground(Widget):
         self.timings.update(train=t1 - t0, draw=t2 - t1)     # render: set by render()
         self.tick_times.append(dt)
         return dt
-
-    def _run(self, k):
-        """k training steps then one evaluation; on divergence roll back and pause.  True if fine."""
-        snapshot = [p.data.copy() for p in self.optimizer.params]
-        start = self.step_count
-        norms = []
-        try:
-            with np.errstate(all="ignore"):
-                for _ in range(k):
-                    norms.append(self._train_step())
-                self._evaluate(np.mean(norms, axis=0) if norms else None)
-        except (_Diverged, NonFiniteError, FloatingPointError):
-            for p, saved in zip(self.optimizer.params, snapshot):
-                p.data[...] = saved
-            self.diverged_at = self.step_count + 1
-            self.step_count = start
-            self._new_optimizer()                 # momentum / Adam state may hold inf
-            self.controls["play"].playing = False
-            return False
-        return True
-
-    def _evaluate(self, norms, record=True):
-        """Losses and accuracies on train and test, the decision map, saturation; all finite or raise."""
-        d = self.data
-        ev = {}
-        for part in ("train", "test"):
-            X, y = d["X_" + part], d["y_" + part]
-            out = self.model(X)
-            if part == "train":
-                ev["saturation"] = self._saturation()
-            ev[part + "_loss"] = self.loss_fn(out, self._targets(y))
-            ev[part + "_acc"] = float(np.mean((self._prob1(out) > 0.5) == (y == 1)))
-        P = self._prob1(self.model(self._grid)).reshape(GRID, GRID)
-        if not (np.isfinite(ev["train_loss"]) and np.isfinite(ev["test_loss"]) and np.isfinite(P).all()):
-            raise _Diverged
-        if norms is None:
-            norms = self._fresh_grad_norms()
-        if not np.all(np.isfinite(norms)):
-            raise _Diverged
-        h = self.history
-        if not h["step"]:
-            self._blow_up = BLOW_UP * max(1.0, ev["train_loss"])
-        elif ev["train_loss"] > self._blow_up:
-            raise _Diverged
-        if record:
-            h["step"].append(self.step_count)
-            for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
-                h[key].append(ev[key])
-        self._plot = {"P": P, "grad_norms": list(norms),
-                      "saturation": ev["saturation"]}
-
-    def _fresh_grad_norms(self):
-        """Gradient norms on the whole training set (used before the first step)."""
-        self.model.zero_grad()
-        self.loss_fn(self.model(self.data["X_train"]), self._targets(self.data["y_train"]))
-        self.model.backward(self.loss_fn.backward())
-        norms = _grad_norms(self.linears)
-        self.model.zero_grad()
-        return norms
-
-    def _saturation(self):
-        """Per hidden layer, from the last forward pass (``bp.diagnostics.activation_stats``): the
-        saturated fraction for sigmoid/tanh, the dead-unit fraction for relu/leaky_relu, 0 for identity."""
-        out = []
-        for st in diagnostics.activation_stats(self.model).values():
-            value = st["saturation"] if st["saturation"] is not None else st["dead"]
-            out.append(float(value) if value is not None else 0.0)
-        return out
-
-    def _prob1(self, out):
-        """P(class 1) from the network output (N, 1) or (N, 2) -> (N,)."""
-        loss = self._value("loss")
-        if loss == "bce":
-            return activations.sigmoid(out[:, 0])
-        if loss == "cross_entropy":
-            return activations.softmax(out, axis=1)[:, 1]
-        return np.clip(out[:, 0], 0.0, 1.0)
 
     # ---- figure ------------------------------------------------------------------------------
     def _build_figure(self):
@@ -496,7 +303,7 @@ class Playground(Widget):
         self._grad_bars = list(ax.bar(np.arange(MAX_LAYERS + 1) + 1, np.ones(MAX_LAYERS + 1), bottom=1e-30,
                                       color=OKABE_ITO["green"]))
         ax.set_yscale("log")
-        style_axes(ax, title="‖∂L/∂W‖ per layer (input → output)", xlabel="layer")
+        style_axes(ax, title="‖∂C/∂W‖ per layer (input → output)", xlabel="layer")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         no_minor_ticks(ax)
         ax = self.ax_sat
@@ -520,17 +327,11 @@ class Playground(Widget):
                       self._loss_text, *self._grad_bars, *self._sat_bars, self._msg)
 
     def _compute(self):
-        """Full refresh (after a reset or a control change): evaluate the current weights."""
-        self._plot = None
-        with np.errstate(all="ignore"):
-            try:
-                h = self.history["step"]
-                self._evaluate(None, record=not h or h[-1] != self.step_count)
-            except (_Diverged, ValueError):
-                self._plot = None
+        """Full refresh: evaluate the current weights (recorded unless this step already is)."""
+        self.session.evaluate()
 
     def _draw(self):
-        p = self._plot
+        p = self.session.evaluation
         self._draw_points()
         self._draw_weights()
         if p is not None:
@@ -541,12 +342,13 @@ class Playground(Widget):
         self.ax_map.set_xlim(self.extent[:2])
         self.ax_map.set_ylim(self.extent[2:])
         self._draw_curves()
-        act = self._value("activation")
+        act = self.session.config["activation"]
         set_title(self.ax_sat, {"relu": "dead units (z ≤ 0 on every train input)",
                                "leaky_relu": "units with z ≤ 0 on every train input",
                                "identity": "identity never saturates",
                                "tanh": "saturated share: |tanh(z)| > 0.99",
-                               "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}[act])
+                               "sigmoid": "saturated share: σ(z) outside [0.01, 0.99]"}.get(
+                                   act, f"{act}: no saturation measure (bars at 0)"))
         for ax, n in ((self.ax_sat, max(len(self.hidden), 1)), (self.ax_grad, len(self.linears))):
             ax.set_xlim(0.4, n + 0.6)
             ax.set_xticks(range(1, n + 1))
@@ -675,5 +477,6 @@ class Playground(Widget):
     def _plain_text(self):
         s = self.state()
         loss = "untrained" if s["train_loss"] is None else f"train loss {s['train_loss']:.4f}"
-        return (f"<Playground {self._value('dataset')}, MLP {s['sizes']} {self._value('activation')}, "
-                f"{self._value('optimizer')} lr={s['lr']:.2g}; step {s['step']}, {loss}>")
+        cfg = self.session.config
+        return (f"<Playground {cfg['dataset']}, MLP {s['sizes']} {cfg['activation']}, "
+                f"{cfg['optimizer']} lr={s['lr']:.2g}; step {s['step']}, {loss}>")

@@ -8,17 +8,28 @@ from __future__ import annotations
 
 import math
 
-import ipywidgets as W
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import nn, optim
 from ..validate import choice, int_in_range, real
-from ._base import FONT, OKABE_ITO, Widget, float_slider, int_slider, log_ylim, no_minor_ticks, set_title, style_axes, toggle
+from ._base import (
+    BLUE,
+    FONT,
+    GREEN,
+    RED,
+    Widget,
+    float_slider,
+    int_slider,
+    log_ylim,
+    no_minor_ticks,
+    selection_slider,
+    set_title,
+    style_axes,
+    toggle,
+)
 
 __all__ = ["RNNExplorer", "CLIP_GRID"]
-
-BLUE, ORANGE, GREEN, RED, GREY = (OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "grey"))
 
 # clipping thresholds on the slider: 10^-2 ... 10^3 in quarter decades, then "off" at the far end
 CLIP_GRID = tuple(float(f"{10 ** (k / 4):.3g}") for k in range(-8, 13))
@@ -44,12 +55,12 @@ def _rate(norms, far=10):
 
 class RNNExplorer(Widget):
     """A vanilla RNN (``bp.nn.RNN``, n_in = 4, ``n_hidden`` units, seed ``seed``) reads a fixed batch of
-    random sequences; the loss L = Σ h_T reads only the last state.  Left: ‖∂L/∂h_t‖ against t
+    random sequences; the loss C = Σ h_T reads only the last state.  Left: ‖∂C/∂h_t‖ against t
     (log scale) with the reference ρ^(T−t) drawn through t = T.  Right: the norm of the whole
-    parameter gradient (W_xh, W_hh, b) before and after clipping at the threshold c.
+    parameter gradient (W_xh, W_hh, b) before and after clipping at the threshold τ.
 
     Controls: ``rho`` (spectral radius of W_hh, set with ``RNN.set_spectral_radius``), ``length``
-    (T), ``activation`` (tanh or identity) and ``clip`` (c on a log scale; "off" at the right end).
+    (T), ``activation`` (tanh or identity) and ``clip`` (τ on a log scale; "off" at the right end).
     With the identity the backward signal is multiplied by W_hhᵀ at every step, so its norm goes
     like ρ^(T−t): vanishing for ρ < 1, exploding for ρ > 1 (Pascanu, Mikolov & Bengio 2013).
     """
@@ -74,9 +85,7 @@ class RNNExplorer(Widget):
         c["rho"] = float_slider("spectral radius ρ of W_hh", round(rho, 2), *self.RHO_RANGE, 0.05)
         c["length"] = int_slider("sequence length T", length, 2, self.MAX_LENGTH)
         c["activation"] = toggle("activation", activation, self.ACTIVATIONS)
-        c["clip"] = W.SelectionSlider(options=_clip_options(clip), value=OFF if clip is None else clip,
-                                      description="clip threshold c", continuous_update=False,
-                                      style={"description_width": "initial"}, layout=W.Layout(width="300px"))
+        c["clip"] = selection_slider("clip threshold τ", OFF if clip is None else clip, _clip_options(clip))
         self._finish()
 
     def model(self, rho=None, activation=None):
@@ -97,7 +106,7 @@ class RNNExplorer(Widget):
         self._norms, = ax.semilogy([], [], "o-", color=BLUE, ms=3, lw=1.2)
         style_axes(ax, xlabel=r"time step $t$  (the loss reads only $h_T$)")
         # the legend, in the title line (a legend box would hide a curve that starts high)
-        set_title(ax, r"$\|\partial L/\partial h_t\|$ by BPTT  ●", loc="left", color=BLUE)
+        set_title(ax, r"$\|\partial C/\partial h_t\|$ by BPTT  ●", loc="left", color=BLUE)
         set_title(ax, r"- - $\rho^{\,T-t}$ through $t = T$", loc="right", color="#666666")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         no_minor_ticks(ax)
@@ -108,7 +117,7 @@ class RNNExplorer(Widget):
         ax.set_yscale("log")
         ax.set_xticks([0, 1], ["before", "after"])
         ax.set_xlim(-0.6, 2.0)
-        style_axes(ax, title=r"$\|\partial L/\partial\theta\|$ and clipping",
+        style_axes(ax, title=r"$\|\partial C/\partial\theta\|$ and clipping",
                    xlabel=r"$\theta$ = ($W_{xh}$, $W_{hh}$, $b$)")
         no_minor_ticks(ax)
         self._text = fig.text(0.5, 0.975, "", ha="center", va="top", fontsize=FONT["text"], linespacing=1.5)
@@ -120,7 +129,7 @@ class RNNExplorer(Widget):
         rnn = self.model(rho, act)
         X = self.X[:, :T]
         with np.errstate(over="ignore", invalid="ignore"):
-            hidden = rnn.hidden_gradient_norms(X)               # ‖∂L/∂h_t‖, t = 0..T, L = Σ h_T
+            hidden = rnn.hidden_gradient_norms(X)               # ‖∂C/∂h_t‖, t = 0..T, L = Σ h_T
             rnn.zero_grad()
             H = rnn(X)
             dH = np.zeros_like(H)
@@ -160,17 +169,17 @@ class RNNExplorer(Widget):
         if clip is not None:
             self._clip_line.set_ydata([clip, clip])
             self._clip_text.set_position((1.97, clip))
-            self._clip_text.set_text(f"c = {clip:g}")
+            self._clip_text.set_text(f"τ = {clip:g}")
         rate = s["fitted_rate"]
         measured = f"measured {rate:.3f} per step" if rate is not None else "too short to fit"
         if clip is None:
-            clipping = f"no clipping: ‖∂L/∂θ‖ = {before:.3g}"
+            clipping = f"no clipping: ‖∂C/∂θ‖ = {before:.3g}"
         elif s["clipped"]:
-            clipping = (f"clipped: ‖∂L/∂θ‖ {before:.3g} → {after:.3g} "
+            clipping = (f"clipped: ‖∂C/∂θ‖ {before:.3g} → {after:.3g} "
                         f"(× {after / before:.2g}, same direction)")
         else:
-            clipping = f"‖∂L/∂θ‖ = {before:.3g} ≤ c = {clip:g}: not clipped"
-        ratio = f"‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {s['first_over_last']:.2g}  (ρᵀ = {s['rho'] ** T:.2g};  {measured})"
+            clipping = f"‖∂C/∂θ‖ = {before:.3g} ≤ τ = {clip:g}: not clipped"
+        ratio = f"‖∂C/∂h_0‖ / ‖∂C/∂h_T‖ = {s['first_over_last']:.2g}  (ρᵀ = {s['rho'] ** T:.2g};  {measured})"
         self._text.set_text(f"{s['activation']}, ρ(W_hh) = {s['spectral_radius']:.2f}, T = {T}:   {ratio}\n{clipping}")
 
     def state(self):

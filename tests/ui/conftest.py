@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -58,6 +60,16 @@ def http_get(url, timeout=5.0):
         return e.code, e.read().decode("utf-8", "replace")
     except (urllib.error.URLError, OSError) as e:
         return None, str(e)
+
+
+def lab_venv():
+    """The virtual environment ``make lab`` runs from: the repository's .venv (what ``make test`` has just
+    built), or, in a checkout without one (a git worktree sharing another checkout's venv), the venv of the
+    Python running these tests."""
+    venv = REPO / ".venv"
+    if (venv / "bin" / "jupyter").exists():
+        return venv
+    return Path(sys.prefix)
 
 
 class LabServer:
@@ -107,7 +119,7 @@ class LabServer:
             f"--LabApp.workspaces_dir={dirs['workspaces']}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ])
-        venv = REPO / ".venv"
+        venv = lab_venv()
         return ["make", "--no-print-directory", "-C", str(dirs["root"]), "-f", str(REPO / "Makefile"),
                 f"VENV={venv}", "-o", str(venv / ".installed"), "lab", f"LAB_ARGS={lab_args}"]
 
@@ -143,17 +155,41 @@ class LabServer:
         except OSError:
             return "(no log)"
 
+    def xsrf_token(self):
+        """The server's ``_xsrf`` cookie (set by the /lab page): without a token, jupyter_server refuses a
+        DELETE or PUT that does not echo it in an ``X-XSRFToken`` header (403)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/lab", timeout=10) as r:
+                cookies = r.headers.get_all("Set-Cookie") or []
+        except OSError:
+            return None
+        for c in cookies:
+            name, _, rest = c.partition("=")
+            if name.strip() == "_xsrf":
+                return rest.split(";")[0]
+        return None
+
+    def shutdown_kernels(self):
+        """Shut every running kernel down through the REST API (a test's notebook leaves its kernel running);
+        the ids of those the server did not shut down."""
+        status, body = http_get(f"{self.url}/api/kernels", timeout=3)
+        if status != 200:
+            return []
+        token = self.xsrf_token()
+        headers = {"X-XSRFToken": token, "Cookie": f"_xsrf={token}"} if token else {}
+        left = []
+        for k in json.loads(body):
+            req = urllib.request.Request(f"{self.url}/api/kernels/{k['id']}", method="DELETE", headers=headers)
+            try:
+                urllib.request.urlopen(req, timeout=30).close()
+            except OSError:
+                left.append(k["id"])
+        return left
+
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return
-        status, body = http_get(f"{self.url}/api/kernels", timeout=3)
-        if status == 200:                       # shut the kernels down through the API first
-            for k in json.loads(body):
-                req = urllib.request.Request(f"{self.url}/api/kernels/{k['id']}", method="DELETE")
-                try:
-                    urllib.request.urlopen(req, timeout=10).close()
-                except OSError:
-                    pass
+        self.shutdown_kernels()                 # shut the kernels down through the API first
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
             self.proc.wait(timeout=20)
@@ -195,3 +231,34 @@ def page(browser):
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers shared by the notebook tests: a notebook's kernel, Run All, and a widget's figure
+# ------------------------------------------------------------------------------------------------
+
+def wait_kernel_idle(page, timeout=120_000):
+    """The status bar goes 'No Kernel | Initializing' -> 'Python 3 (ipykernel) | Connecting' -> '| Idle'."""
+    page.locator(".jp-StatusBar-Widget").get_by_text(re.compile(r"\(ipykernel\) \| Idle")).wait_for(timeout=timeout)
+    page.wait_for_selector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=timeout)
+
+
+def run_all_cells(page):
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+
+def img_state(img):
+    """The <img>'s src (a blob or data URL, new for every PNG) and a screenshot of its pixels."""
+    return img.get_attribute("src"), img.screenshot()
+
+
+def wait_changed(img, before, timeout=60.0):
+    """Poll until the <img> shows a new PNG with different pixels; its new state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = img_state(img)
+        if now[0] != before[0] and now[1] != before[1]:
+            return now
+        time.sleep(0.25)
+    raise AssertionError("the plot did not change in the browser")
