@@ -15,10 +15,13 @@ NOTEBOOK_DIRS = ("notebooks", "solutions", "exercises")
 # ---- environment.yml lists what pyproject.toml lists ------------------------------------------
 
 def _requirement(spec):
-    """'numpy>=1.24' -> ('numpy', '1.24'); names normalised as pip does (case, _ . -)."""
-    m = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:>=\s*([0-9][0-9.]*))?\s*", spec)
-    assert m, f"cannot read requirement {spec!r} (expected 'name' or 'name>=version')"
-    return re.sub(r"[-_.]+", "-", m.group(1).lower()), m.group(2)
+    """'numpy>=1.24' -> ('numpy', {'>=1.24'}); 'ipywidgets>=8.0,<8.1.3' -> ('ipywidgets', {'>=8.0', '<8.1.3'});
+    names normalised as pip does (case, _ . -)."""
+    m = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*((?:[<>=!~]=?\s*[0-9][0-9.*]*\s*,?\s*)*)",
+                     spec)
+    assert m, f"cannot read requirement {spec!r} (expected 'name' or 'name' followed by version clauses)"
+    clauses = {re.sub(r"\s+", "", c) for c in m.group(2).split(",") if c.strip()}
+    return re.sub(r"[-_.]+", "-", m.group(1).lower()), clauses
 
 
 def _pyproject():
@@ -61,7 +64,9 @@ def _environment_yml():
 
 def test_environment_yml_has_the_same_dependencies_as_pyproject():
     _, runtime, extras = _pyproject()
-    wanted = dict(_requirement(s) for s in runtime + extras["lab"] + extras["test"])
+    wanted = {}
+    for name, clauses in map(_requirement, runtime + extras["lab"] + extras["test"]):
+        wanted.setdefault(name, set()).update(clauses)    # ipywidgets: the runtime floor and the lab extra's cap
     conda, _ = _environment_yml()
     listed = dict(_requirement(s) for s in conda if not s.startswith("python") and s != "pip")
     assert listed == wanted
@@ -79,9 +84,13 @@ def test_environment_yml_pins_python_and_installs_the_package():
 
 
 def test_requirement_parser():
-    assert _requirement("numpy>=1.24") == ("numpy", "1.24")
-    assert _requirement("jupyterlab_rise >= 0.40") == ("jupyterlab-rise", "0.40")
-    assert _requirement("Pytest") == ("pytest", None)
+    assert _requirement("numpy>=1.24") == ("numpy", {">=1.24"})
+    assert _requirement("jupyterlab_rise >= 0.40") == ("jupyterlab-rise", {">=0.40"})
+    assert _requirement("Pytest") == ("pytest", set())
+    assert _requirement("ipywidgets>=8.0,<8.1.3") == ("ipywidgets", {">=8.0", "<8.1.3"})
+    assert _requirement("jupyterlab_widgets==3.0.10") == ("jupyterlab-widgets", {"==3.0.10"})
+    with pytest.raises(AssertionError):
+        _requirement("numpy>=1.24; python_version<'3.12'")
 
 
 # ---- notebooks are committed without outputs ------------------------------------------------

@@ -2,11 +2,11 @@
 slideshow, its slides render (formulas typeset), the keyboard steps forward, and no slide is taller than
 the screen; the same for every lesson; and a widget on a slide answers its slider.
 
-The widget part meets a known upstream bug: with ipywidgets 8's JupyterLab manager (jupyterlab_widgets
->= 3.0.11) the RISE app (jupyterlab_rise 0.43) cannot load the widget extension ("Shared module
-@jupyterlab/console doesn't exist in shared scope"; jupyterlab-contrib/rise issue 119), so widgets show no
-controls in a slideshow.  The test detects exactly that error and reports it as an expected failure;
-with any other outcome it runs the full check.
+The widget part needs the widget manager in the RISE app: jupyterlab_widgets >= 3.0.11 asks the page for
+@jupyterlab/console, which the RISE app does not share ("Shared module @jupyterlab/console doesn't exist in
+shared scope"; jupyterlab-contrib/rise issue 119), so widgets showed no controls in a slideshow.  The `lab`
+extra pins jupyterlab_widgets 3.0.10 (and ipywidgets 8.1.2, which accepts it) until that is fixed upstream;
+this test fails if the pin is dropped while the bug is still there.
 """
 from __future__ import annotations
 
@@ -132,21 +132,33 @@ def test_widget_on_a_slide_answers_its_slider(lab, screen):
     state = screen.evaluate(SLIDE_STATE)
     assert state["h"] == 2, state
     assert "LearningRateExplorer" in screen.locator(".reveal .slides > section.present").inner_text()
-    if any(UPSTREAM_WIDGET_BUG in e for e in screen.console_errors):
-        pytest.xfail("RISE cannot load the ipywidgets 8 manager (jupyterlab-contrib/rise#119): widgets have no "
-                     "controls in slideshow mode")
+    assert not any(UPSTREAM_WIDGET_BUG in e for e in screen.console_errors), (
+        "the RISE app could not load the ipywidgets manager (jupyterlab-contrib/rise#119): is jupyterlab_widgets "
+        "newer than the 3.0.10 the lab extra pins?")
+    # Ctrl+Enter runs the cell and stays on its slide (Shift+Enter is RISE's run-and-advance, which would
+    # move on to the next slide because this cell is the last on its own)
     cell = screen.locator(".reveal .slides > section.present .jp-CodeCell").first
     cell.locator(".jp-InputArea-editor").click()
-    screen.keyboard.press("Shift+Enter")
-    widget = screen.locator(".reveal .slides .bp-widget").first
+    screen.keyboard.press("Control+Enter")
+    widget = screen.locator(".reveal .slides > section.present .bp-widget").first
     widget.wait_for(state="visible", timeout=180_000)
+    assert screen.evaluate(SLIDE_STATE)["h"] == 2, "running the cell left its slide"
     img = widget.locator("img.bp-figure")
+    img.wait_for(state="visible")
     before = img.get_attribute("src")
-    handle = widget.locator(".widget-slider .noUi-handle").first
-    handle.focus()
-    for _ in range(3):
-        screen.keyboard.press("ArrowRight")
+    readout = widget.locator(".widget-slider").filter(has_text="learning rate").locator(".widget-readout")
+    value0 = readout.inner_text()
+    # drag the learning-rate handle with the mouse, as a presenter would (reveal.js owns the arrow keys)
+    handle = widget.locator(".widget-slider").filter(has_text="learning rate").locator(".noUi-handle")
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    screen.mouse.move(x, y)
+    screen.mouse.down()
+    screen.mouse.move(x + 40, y, steps=8)
+    screen.mouse.up()
     deadline = time.monotonic() + 60
     while img.get_attribute("src") == before and time.monotonic() < deadline:
         time.sleep(0.25)
+    assert readout.inner_text() != value0, "the slider on the slide did not move"
     assert img.get_attribute("src") != before, "the figure on the slide did not change"
+    assert screen.evaluate(SLIDE_STATE)["h"] == 2, "dragging the slider changed the slide"
