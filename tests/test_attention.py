@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 import bpcourse as bp
 from bpcourse.attention import CausalSelfAttention, Embedding, TinyGPT, TransformerBlock, softmax_jvp
+from bpcourse.gradcheck import GradcheckWarning
 
 TOL = 1e-6
 SEEDS = st.integers(0, 2**32 - 1)
@@ -76,7 +78,13 @@ def test_linear_and_layernorm_act_on_the_last_axis(seed, B, T, n_in, n_out, reco
     ln.gamma.data[...] = rng.standard_normal(n_in)
     ln.beta.data[...] = rng.standard_normal(n_in)
     np.testing.assert_allclose(ln(X), ln(X.reshape(-1, n_in)).reshape(B, T, n_in), rtol=1e-12, atol=1e-13)
-    assert record_error("LayerNorm (B, T, n) gradcheck", bp.gradcheck(ln, X, tol=TOL)) <= TOL
+    # Over two features the normalised values are ±1 whatever X is, so dL/dX lives only in eps's term and,
+    # for unit-sized X, is far below what central differences can see (gradcheck would warn, verifying
+    # nothing).  Inputs of size 0.01 make the variance comparable to eps: the gradient is large and checked.
+    X_ln = X if n_in != 2 else 0.01 * X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradcheckWarning)
+        assert record_error("LayerNorm (B, T, n) gradcheck", bp.gradcheck(ln, X_ln, tol=TOL)) <= TOL
 
 
 @records
