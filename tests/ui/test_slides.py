@@ -1,6 +1,7 @@
 """RISE slideshows in `make lab`, in headless Chromium at a projector's 1280x720: a notebook opens as a
 slideshow, its slides render (formulas typeset), the keyboard steps forward, and no slide is taller than
-the screen; the same for every lesson; and a widget on a slide answers its slider.
+the screen; the same for every lesson; a widget on a slide answers its slider; and the teaching guide's way
+to present (Run All in JupyterLab, then Alt+R) shows the explorer live on its slide.
 
 The widget part needs the widget manager in the RISE app: jupyterlab_widgets >= 3.0.11 asks the page for
 @jupyterlab/console, which the RISE app does not share ("Shared module @jupyterlab/console doesn't exist in
@@ -15,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_all_cells, wait_kernel_idle
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(900)]
 
@@ -162,3 +163,57 @@ def test_widget_on_a_slide_answers_its_slider(lab, screen):
     assert readout.inner_text() != value0, "the slider on the slide did not move"
     assert img.get_attribute("src") != before, "the figure on the slide did not change"
     assert screen.evaluate(SLIDE_STATE)["h"] == 2, "dragging the slider changed the slide"
+
+
+def test_guide_flow_run_all_then_alt_r_presents_the_live_widget(lab, screen):
+    """The teaching guide's way to present: run the notebook in JupyterLab, press Alt+R.  The slideshow
+    opens beside the notebook on the same kernel, shows the explorer already drawn, and its slider answers."""
+    shutil.copy(REPO / "tests" / "ui" / SLIDES, lab.root / SLIDES)
+    screen.goto(f"{lab.url}/lab/tree/{SLIDES}")
+    screen.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
+    wait_kernel_idle(screen)
+    run_all_cells(screen)
+    lab_widget = screen.locator(".jp-NotebookPanel .jp-OutputArea-output .bp-widget").first
+    lab_widget.wait_for(state="visible", timeout=180_000)
+    wait_kernel_idle(screen)
+    screen.locator(".jp-NotebookPanel .jp-Notebook").first.focus()
+    screen.keyboard.press("Escape")                   # command mode: Alt+R is bound on the notebook
+    screen.keyboard.press("Alt+r")
+    deadline = time.monotonic() + 120
+    while not any("/rise/" in f.url for f in screen.frames) and time.monotonic() < deadline:
+        screen.wait_for_timeout(250)                # (lets playwright see the new frame)
+    rise = next(f for f in screen.frames if "/rise/" in f.url)
+    rise.wait_for_selector(".reveal.ready .slides section.present", timeout=120_000)
+    # RISE starts at the selected cell (the last one after Run All); step back to the explorer's slide
+    for _ in range(20):
+        if rise.evaluate(SLIDE_STATE)["h"] == 2:
+            break
+        rise.locator(".reveal .controls .navigate-left").click()
+        rise.wait_for_timeout(300)
+    assert rise.evaluate(SLIDE_STATE)["h"] == 2
+    widget = rise.locator(".reveal .slides > section.present .bp-widget")
+    widget.wait_for(state="visible", timeout=60_000)
+    assert not any(UPSTREAM_WIDGET_BUG in e for e in screen.console_errors)
+    img = widget.locator("img.bp-figure")
+    img.wait_for(state="visible")
+    before = img.get_attribute("src")
+    slider = widget.locator(".widget-slider").filter(has_text="learning rate")
+    value0 = slider.locator(".widget-readout").inner_text()
+    box = slider.locator(".noUi-handle").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    screen.mouse.move(x, y)
+    screen.mouse.down()
+    screen.mouse.move(x + 30, y, steps=8)
+    screen.mouse.up()
+    deadline = time.monotonic() + 60
+    while img.get_attribute("src") == before and time.monotonic() < deadline:
+        time.sleep(0.25)
+    value1 = slider.locator(".widget-readout").inner_text()
+    assert value1 != value0, "the slider on the slide did not move"
+    assert img.get_attribute("src") != before, "the figure on the slide did not change"
+    # one kernel, one widget model: the notebook's own view of the explorer follows the slide
+    lab_readout = lab_widget.locator(".widget-slider").filter(has_text="learning rate").locator(".widget-readout")
+    deadline = time.monotonic() + 30
+    while lab_readout.inner_text() != value1 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert lab_readout.inner_text() == value1
