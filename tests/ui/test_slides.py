@@ -86,6 +86,27 @@ def _walk(page, limit=400):
     return states
 
 
+def _drag_slider(page, widget, label, dx):
+    """Drag the handle of the widget's slider labelled ``label`` by ``dx`` pixels with the mouse, as a
+    presenter would (on a slide reveal.js owns the arrow keys); wait until the figure is redrawn.
+    Returns (readout before, readout after, img src before, img src after)."""
+    slider = widget.locator(".widget-slider").filter(has_text=label)
+    readout = slider.locator(".widget-readout")
+    img = widget.locator("img.bp-figure")
+    img.wait_for(state="visible")
+    value0, src0 = readout.inner_text(), img.get_attribute("src")
+    box = slider.locator(".noUi-handle").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y, steps=8)
+    page.mouse.up()
+    deadline = time.monotonic() + 60
+    while img.get_attribute("src") == src0 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return value0, readout.inner_text(), src0, img.get_attribute("src")
+
+
 def test_slideshow_renders_steps_and_fits_the_screen(lab, screen):
     shutil.copy(REPO / "tests" / "ui" / SLIDES, lab.root / SLIDES)
     _open_slideshow(screen, lab, SLIDES)
@@ -144,24 +165,9 @@ def test_widget_on_a_slide_answers_its_slider(lab, screen):
     widget = screen.locator(".reveal .slides > section.present .bp-widget").first
     widget.wait_for(state="visible", timeout=180_000)
     assert screen.evaluate(SLIDE_STATE)["h"] == 2, "running the cell left its slide"
-    img = widget.locator("img.bp-figure")
-    img.wait_for(state="visible")
-    before = img.get_attribute("src")
-    readout = widget.locator(".widget-slider").filter(has_text="learning rate").locator(".widget-readout")
-    value0 = readout.inner_text()
-    # drag the learning-rate handle with the mouse, as a presenter would (reveal.js owns the arrow keys)
-    handle = widget.locator(".widget-slider").filter(has_text="learning rate").locator(".noUi-handle")
-    box = handle.bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    screen.mouse.move(x, y)
-    screen.mouse.down()
-    screen.mouse.move(x + 40, y, steps=8)
-    screen.mouse.up()
-    deadline = time.monotonic() + 60
-    while img.get_attribute("src") == before and time.monotonic() < deadline:
-        time.sleep(0.25)
-    assert readout.inner_text() != value0, "the slider on the slide did not move"
-    assert img.get_attribute("src") != before, "the figure on the slide did not change"
+    value0, value1, src0, src1 = _drag_slider(screen, widget, "learning rate", 40)
+    assert value1 != value0, "the slider on the slide did not move"
+    assert src1 != src0, "the figure on the slide did not change"
     assert screen.evaluate(SLIDE_STATE)["h"] == 2, "dragging the slider changed the slide"
 
 
@@ -194,23 +200,9 @@ def test_guide_flow_run_all_then_alt_r_presents_the_live_widget(lab, screen):
     widget = rise.locator(".reveal .slides > section.present .bp-widget")
     widget.wait_for(state="visible", timeout=60_000)
     assert not any(UPSTREAM_WIDGET_BUG in e for e in screen.console_errors)
-    img = widget.locator("img.bp-figure")
-    img.wait_for(state="visible")
-    before = img.get_attribute("src")
-    slider = widget.locator(".widget-slider").filter(has_text="learning rate")
-    value0 = slider.locator(".widget-readout").inner_text()
-    box = slider.locator(".noUi-handle").bounding_box()
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    screen.mouse.move(x, y)
-    screen.mouse.down()
-    screen.mouse.move(x + 30, y, steps=8)
-    screen.mouse.up()
-    deadline = time.monotonic() + 60
-    while img.get_attribute("src") == before and time.monotonic() < deadline:
-        time.sleep(0.25)
-    value1 = slider.locator(".widget-readout").inner_text()
+    value0, value1, src0, src1 = _drag_slider(screen, widget, "learning rate", 30)
     assert value1 != value0, "the slider on the slide did not move"
-    assert img.get_attribute("src") != before, "the figure on the slide did not change"
+    assert src1 != src0, "the figure on the slide did not change"
     # one kernel, one widget model: the notebook's own view of the explorer follows the slide
     lab_readout = lab_widget.locator(".widget-slider").filter(has_text="learning rate").locator(".widget-readout")
     deadline = time.monotonic() + 30
