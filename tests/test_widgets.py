@@ -304,6 +304,36 @@ def test_playground_is_reproducible():
     assert a["train_loss"] == b["train_loss"] and np.array_equal(a["decision"], b["decision"])
 
 
+def test_playground_hold_applies_every_change_once():
+    """Several controls changed inside hold(): the same network and data as changing them one by one, built
+    once, with one redraw."""
+    one = bw.Playground(seed=1)
+    for name, value in (("dataset", "moons"), ("width", 5), ("activation", "relu"), ("lr", 0.3), ("reg_rate", 0.01)):
+        one.controls[name].value = value
+    held = bw.Playground(seed=1)
+    resets, renders = [], []
+    reset, render = held.session.reset, held.render
+    held.session.reset = lambda: resets.append(1) or reset()
+    held.render = lambda: renders.append(1) or render()
+    with held.hold():
+        for name, value in (("dataset", "moons"), ("width", 5), ("activation", "relu"), ("lr", 0.3),
+                            ("reg_rate", 0.01), ("steps_per_tick", 7)):
+            held.controls[name].value = value
+        assert held.session.config["dataset"] == "circles"              # nothing applied inside
+    assert len(resets) == 1 and len(renders) == 1
+    assert held.session.config == one.session.config and held.steps_per_tick == 7
+    assert held.controls["preset"].value == "custom" and held.last_error is None
+    assert held.model.sizes == [2, 5, 5, 1] and held.model.activation == "relu"
+    a, b = one.step(30).state(), held.step(30).state()
+    assert a["train_loss"] == b["train_loss"] and np.array_equal(a["decision"], b["decision"])
+    with held.hold():
+        held.controls["width"].value = 6
+    assert held.model.sizes == [2, 6, 6, 1]
+    with held.hold():                                                    # nothing changed: no rebuild
+        pass
+    assert len(resets) == 2
+
+
 def test_tick_is_fast_and_blits():
     pg = bw.Playground()
     for _ in range(3):

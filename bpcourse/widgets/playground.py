@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import time
+from contextlib import contextmanager
 
 import ipywidgets as W
 import numpy as np
@@ -213,6 +214,37 @@ class Playground(Widget):
         if rebuilt:
             self._set("play", 0)
         self._draw()                               # the session evaluated a rebuilt network already
+        self.render()
+
+    @contextmanager
+    def hold(self):
+        """Change several controls at once: one reconfiguration of the session and one redraw at the end
+        (the network is rebuilt at most once, however many of its settings changed)."""
+        self._hold += 1
+        try:
+            yield self
+        finally:
+            self._hold -= 1
+        if not self._hold:
+            try:
+                self._sync_session()
+                self.last_error = None
+            except Exception as exc:   # as for a single control: a bad value must never leave a broken view
+                self.last_error = exc
+                self._show_error(f"{type(exc).__name__}: {exc}")
+
+    def _sync_session(self):
+        """Give the session every setting whose control now differs from it; redraw."""
+        wanted = {key: self._value(key) for key in _PLAIN}
+        wanted["reg_rate"] = self._value("reg_rate")
+        wanted["hidden"] = (self._value("width"),) * self._value("hidden_layers")
+        changed = {key: value for key, value in wanted.items() if self.session.config[key] != value}
+        self.steps_per_tick = self._value("steps_per_tick")
+        if changed:
+            self._set("preset", "custom")
+            if self.session.configure(**changed):
+                self._set("play", 0)
+        self._draw()
         self.render()
 
     def apply_preset(self, name):
