@@ -67,6 +67,32 @@ def test_one_keyboard_step_shows_in_every_readout(cls):
     assert not same, f"{cls.__name__}: (control, value, one step away) that read the same: {same}"
 
 
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(child)
+
+
+def _holds(box, widget):
+    return any(b is widget for b in _boxes(box))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_the_figure_shrinks_not_the_controls(cls):
+    """In a row of controls and figure, the figure's column may shrink (min-width 0) and the controls' may not:
+    squeezed, a column of controls scrolls sideways and hides its readouts (the Playground's did, in JupyterLab
+    with the file browser open; tests/ui/test_lessons.py sees it in the browser)."""
+    w = cls()
+    rows = [b for b in _boxes(w.view) if type(b).__name__ == "HBox" and _holds(b, w.image)]
+    assert rows, f"{cls.__name__}: no row holds the figure"
+    for row in rows:
+        for child in row.children:
+            if _holds(child, w.image):
+                assert child.layout.min_width == "0" and child.layout.flex.startswith("1"), cls.__name__
+            elif any(_holds(child, c) for c in w.controls.values()):
+                assert child.layout.flex == "0 0 auto", f"{cls.__name__}: a column of controls may shrink"
+
+
 def test_ipython_display_emits_png_and_view():
     from IPython.core.formatters import DisplayFormatter
     data, _ = DisplayFormatter().format(bw.ActivationExplorer())
