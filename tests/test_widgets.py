@@ -48,6 +48,51 @@ def test_contract_and_static_fallback(cls):
     assert w.figure is fig and w.figure.axes == axes and w.animated == animated
 
 
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_one_keyboard_step_shows_in_every_readout(cls):
+    """An arrow key moves a slider by one step: its readout must show the new value, not the old one again
+    (FiniteDifferenceExplorer's h read 1e-6 for both 1e-6 and 1.3e-6 with a ".0e" readout)."""
+    import ipywidgets as W
+
+    same = []
+    for name, c in cls().controls.items():
+        if isinstance(c, W.FloatLogSlider):
+            exponent = math.log(c.value, c.base)
+            steps = [c.base ** e for e in (exponent - c.step, exponent + c.step) if c.min <= e <= c.max]
+        elif isinstance(c, W.FloatSlider):
+            steps = [v for v in (c.value - c.step, c.value + c.step) if c.min <= v <= c.max]
+        else:
+            continue
+        same += [(name, c.value, v) for v in steps if format(v, c.readout_format) == format(c.value, c.readout_format)]
+    assert not same, f"{cls.__name__}: (control, value, one step away) that read the same: {same}"
+
+
+def _boxes(box):
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _boxes(child)
+
+
+def _holds(box, widget):
+    return any(b is widget for b in _boxes(box))
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.__name__)
+def test_the_figure_shrinks_not_the_controls(cls):
+    """In a row of controls and figure, the figure's column may shrink (min-width 0) and the controls' may not:
+    squeezed, a column of controls scrolls sideways and hides its readouts (the Playground's did, in JupyterLab
+    with the file browser open; tests/ui/test_lessons.py sees it in the browser)."""
+    w = cls()
+    rows = [b for b in _boxes(w.view) if type(b).__name__ == "HBox" and _holds(b, w.image)]
+    assert rows, f"{cls.__name__}: no row holds the figure"
+    for row in rows:
+        for child in row.children:
+            if _holds(child, w.image):
+                assert child.layout.min_width == "0" and child.layout.flex.startswith("1"), cls.__name__
+            elif any(_holds(child, c) for c in w.controls.values()):
+                assert child.layout.flex == "0 0 auto", f"{cls.__name__}: a column of controls may shrink"
+
+
 def test_ipython_display_emits_png_and_view():
     from IPython.core.formatters import DisplayFormatter
     data, _ = DisplayFormatter().format(bw.ActivationExplorer())

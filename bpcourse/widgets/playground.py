@@ -176,8 +176,11 @@ class Playground(Widget):
         left = W.VBox([W.HTML("<b>data</b>"), c["dataset"], c["noise"], c["train_fraction"],
                        W.HTML("<b>network</b>"), c["hidden_layers"], c["width"], c["activation"], c["init"],
                        W.HTML("<b>training</b>"), c["loss"], c["optimizer"], c["lr"], c["batch_size"],
-                       c["regularization"], c["reg_rate"]])
-        return W.VBox([top, W.HBox([left, W.VBox([self.image, self.status])])])
+                       c["regularization"], c["reg_rate"]], layout=W.Layout(flex="0 0 auto"))
+        # as in Widget._layout: the figure shrinks, the controls keep their width (squeezed, the column
+        # scrolled sideways and hid every readout and menu in JupyterLab with the file browser open)
+        right = W.VBox([self.image, self.status], layout=W.Layout(flex="1 1 auto", min_width="0"))
+        return W.VBox([top, W.HBox([left, right])])
 
     def _button(self, action):
         try:

@@ -129,6 +129,14 @@ class LabServer:
                    JUPYTER_RUNTIME_DIR=str(dirs["runtime"]), IPYTHONDIR=str(dirs["ipython"]),
                    BROWSER="true")
         env.pop("JUPYTER_TOKEN", None)
+        # the kernels import this checkout's bpcourse: a worktree borrowing another checkout's venv would
+        # otherwise test the package that venv's editable install points at, not its own
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+        imported = subprocess.run([str(lab_venv() / "bin" / "python"), "-c", "import bpcourse; print(bpcourse.__file__)"],
+                                  cwd=self.root, env=env, capture_output=True, text=True, timeout=120)
+        if Path(imported.stdout.strip()).resolve() != REPO / "bpcourse" / "__init__.py":
+            pytest.fail(f"a kernel of `make lab` would import bpcourse from {imported.stdout.strip()!r}, not "
+                        f"{REPO / 'bpcourse'}: {imported.stderr[-2000:]}", pytrace=False)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.command(dirs), cwd=REPO, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
