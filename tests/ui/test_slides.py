@@ -175,7 +175,8 @@ def test_guide_flow_run_all_then_alt_r_presents_the_live_widget(lab, screen):
     """The teaching guide's way to present: run the notebook in JupyterLab, press Alt+R.  The slideshow
     opens beside the notebook on the same kernel, shows the explorer already drawn, and its slider answers."""
     shutil.copy(REPO / "tests" / "ui" / SLIDES, lab.root / SLIDES)
-    screen.goto(f"{lab.url}/lab/tree/{SLIDES}")
+    # a workspace of its own: the default one may reopen notebooks an earlier test left open beside it
+    screen.goto(f"{lab.url}/lab/workspaces/slides/tree/{SLIDES}")
     screen.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=120_000)
     wait_kernel_idle(screen)
     run_all_cells(screen)
