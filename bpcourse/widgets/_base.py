@@ -302,7 +302,11 @@ class Widget:
         finally:
             self._hold -= 1
         if not self._hold:
-            self.update()
+            self._after_hold()
+
+    def _after_hold(self):
+        """What ``hold`` does once its last level ends: recompute everything from the controls."""
+        self.update()
 
     def _set(self, name, value):
         """Set a control's value without triggering its handler."""

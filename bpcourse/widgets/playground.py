@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import time
-from contextlib import contextmanager
 
 import ipywidgets as W
 import numpy as np
@@ -219,22 +218,10 @@ class Playground(Widget):
         self._draw()                               # the session evaluated a rebuilt network already
         self.render()
 
-    @contextmanager
-    def hold(self):
-        """Change several controls at once: one reconfiguration of the session and one redraw at the end
-        (the network is rebuilt at most once, however many of its settings changed)."""
-        self._hold += 1
-        try:
-            yield self
-        finally:
-            self._hold -= 1
-        if not self._hold:
-            try:
-                self._sync_session()
-                self.last_error = None
-            except Exception as exc:   # as for a single control: a bad value must never leave a broken view
-                self.last_error = exc
-                self._show_error(f"{type(exc).__name__}: {exc}")
+    def _after_hold(self):
+        """The controls changed inside ``hold``: one reconfiguration of the session and one redraw (the network
+        is rebuilt at most once, however many of its settings changed); an error is shown, as for a button."""
+        self._button(self._sync_session)
 
     def _sync_session(self):
         """Give the session every setting whose control now differs from it; redraw."""
